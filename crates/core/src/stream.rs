@@ -1,0 +1,162 @@
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+
+use quinn::{ReadError, VarInt, WriteError};
+
+use crate::connection::LocalCloseCell;
+use crate::error::{Error, ErrorCode, ErrorDetails, Result};
+
+/// The largest read a caller may ask for at once.
+pub const MAX_READ_BYTES: usize = 16 * 1024 * 1024;
+
+/// One QUIC stream: both halves of a bidirectional stream, or the one half
+/// of a unidirectional stream. Each half sits behind a lock taken only
+/// inside a single poll, so a pending write never blocks a reset.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    id: u64,
+    send: Option<Arc<Mutex<quinn::SendStream>>>,
+    recv: Option<Arc<Mutex<quinn::RecvStream>>>,
+    local_close: LocalCloseCell,
+}
+
+fn lock<T>(half: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means a panic elsewhere; the stream is still sound.
+    half.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Stream {
+    pub(crate) fn new(
+        send: Option<quinn::SendStream>,
+        recv: Option<quinn::RecvStream>,
+        local_close: LocalCloseCell,
+    ) -> Self {
+        let id = send
+            .as_ref()
+            .map(|s| s.id())
+            .or_else(|| recv.as_ref().map(|r| r.id()))
+            .expect("a stream has at least one half");
+        Stream {
+            id: VarInt::from(id).into_inner(),
+            send: send.map(|s| Arc::new(Mutex::new(s))),
+            recv: recv.map(|r| Arc::new(Mutex::new(r))),
+            local_close,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn send_half(&self) -> Result<&Mutex<quinn::SendStream>> {
+        self.send
+            .as_deref()
+            .ok_or_else(|| Error::invalid_state("this stream has no sending half"))
+    }
+
+    fn recv_half(&self) -> Result<&Mutex<quinn::RecvStream>> {
+        self.recv
+            .as_deref()
+            .ok_or_else(|| Error::invalid_state("this stream has no receiving half"))
+    }
+
+    /// Resolves once all of `data` is in the stream's send buffer, which is
+    /// bounded by flow control and the send window: this is backpressure.
+    pub async fn write(&self, data: &[u8]) -> Result<()> {
+        let half = self.send_half()?;
+        let mut written = 0;
+        poll_fn(|cx| {
+            let mut stream = lock(half);
+            while written < data.len() {
+                match std::pin::Pin::new(&mut *stream).poll_write(cx, &data[written..]) {
+                    Poll::Ready(Ok(n)) => written += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(self.write_error(e))),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await
+    }
+
+    /// Ends the sending half cleanly after what was written.
+    pub fn finish(&self) -> Result<()> {
+        lock(self.send_half()?)
+            .finish()
+            .map_err(|_| Error::invalid_state("stream already finished or reset"))
+    }
+
+    /// Abandons the sending half: the peer's reads fail with `code`.
+    pub fn reset(&self, code: VarInt) -> Result<()> {
+        lock(self.send_half()?)
+            .reset(code)
+            .map_err(|_| Error::invalid_state("stream already finished or reset"))
+    }
+
+    /// Up to `max` bytes as soon as any are available; `None` at the end.
+    pub async fn read(&self, max: usize) -> Result<Option<Vec<u8>>> {
+        if max == 0 || max > MAX_READ_BYTES {
+            return Err(Error::invalid_arg(format!(
+                "read size must be between 1 and {MAX_READ_BYTES}, got {max}"
+            )));
+        }
+        let half = self.recv_half()?;
+        let mut buf = vec![0u8; max];
+        let n = poll_fn(|cx| lock(half).poll_read(cx, &mut buf)).await;
+        match n {
+            Ok(0) => Ok(None),
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(Some(buf))
+            }
+            Err(e) => Err(self.read_error(e)),
+        }
+    }
+
+    /// Tells the peer to stop sending, with `code`.
+    pub fn stop(&self, code: VarInt) -> Result<()> {
+        lock(self.recv_half()?)
+            .stop(code)
+            .map_err(|_| Error::invalid_state("stream already stopped or finished"))
+    }
+
+    fn write_error(&self, e: WriteError) -> Error {
+        match e {
+            WriteError::Stopped(code) => stream_code_error(
+                ErrorCode::StreamStopped,
+                format!("the peer stopped stream {} with code {code}", self.id),
+                code,
+            ),
+            WriteError::ConnectionLost(e) => self.local_close.error(&e),
+            WriteError::ClosedStream => Error::invalid_state("stream already finished or reset"),
+            WriteError::ZeroRttRejected => {
+                Error::new(ErrorCode::Protocol, "0-RTT data was rejected by the peer")
+            }
+        }
+    }
+
+    fn read_error(&self, e: ReadError) -> Error {
+        match e {
+            ReadError::Reset(code) => stream_code_error(
+                ErrorCode::StreamReset,
+                format!("the peer reset stream {} with code {code}", self.id),
+                code,
+            ),
+            ReadError::ConnectionLost(e) => self.local_close.error(&e),
+            ReadError::ClosedStream => Error::invalid_state("stream already stopped"),
+            ReadError::IllegalOrderedRead => Error::invalid_state("ordered read after unordered"),
+            ReadError::ZeroRttRejected => {
+                Error::new(ErrorCode::Protocol, "0-RTT data was rejected by the peer")
+            }
+        }
+    }
+}
+
+fn stream_code_error(code: ErrorCode, message: String, quic_code: VarInt) -> Error {
+    Error::new(code, message).with_details(ErrorDetails {
+        quic_code: Some(quic_code.into_inner()),
+        remote: Some(true),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,43 @@
+import type { Backend, BackendEndpoint, BoundEndpoint } from './backend';
+import { packageRoot } from './package-root';
+
+interface NativeBinding {
+  version(): string;
+  NativeEndpoint: {
+    bind(address: string, port: number, options: string): Promise<BackendEndpoint>;
+  };
+}
+
+/**
+ * Loads the napi addon: from `QUICBRIDGE_NATIVE_PATH` when set, else through
+ * node-gyp-build from prebuilds/<platform>-<arch>/. Throws what loading
+ * threw; the loader adds context.
+ */
+export function loadNativeBackend(): Backend {
+  const override = process.env.QUICBRIDGE_NATIVE_PATH;
+  let file: string;
+  let binding: NativeBinding;
+  if (override) {
+    file = override;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    binding = require(override) as NativeBinding;
+  } else {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as { (dir: string): NativeBinding; resolve(dir: string): string };
+    file = nodeGypBuild.resolve(packageRoot);
+    binding = nodeGypBuild(packageRoot);
+  }
+  if (typeof binding.version !== 'function' || typeof binding.NativeEndpoint?.bind !== 'function') {
+    throw new Error(`${file} is not a quicbridge addon (no NativeEndpoint.bind)`);
+  }
+  return {
+    name: 'native',
+    path: file,
+    version: binding.version(),
+    async bind(address: string, port: number, options: string): Promise<BoundEndpoint> {
+      const endpoint = await binding.NativeEndpoint.bind(address, port, options);
+      // The socket belongs to the endpoint; it goes when the endpoint does.
+      return { endpoint, release: async () => {} };
+    },
+  };
+}

@@ -1,0 +1,75 @@
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use napi_derive::napi;
+use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error};
+use quinn::{Runtime, TokioRuntime};
+
+use crate::connection::NativeConnection;
+use crate::error::{to_napi, OrThrow};
+
+#[napi]
+pub struct NativeEndpoint {
+    inner: Endpoint,
+}
+
+fn bind_socket(address: &str, port: u32) -> quicbridge_core::Result<std::net::UdpSocket> {
+    let ip: IpAddr = address
+        .parse()
+        .map_err(|_| Error::invalid_arg(format!("address: {address:?} is not an IP address")))?;
+    let port = u16::try_from(port)
+        .map_err(|_| Error::invalid_arg(format!("port: must be 0 to 65535, got {port}")))?;
+    Ok(std::net::UdpSocket::bind(SocketAddr::new(ip, port))?)
+}
+
+#[napi]
+impl NativeEndpoint {
+    /// Binds a UDP socket on `address:port` (port 0 picks one) and starts an
+    /// endpoint on it; `options` is the JSON of `EndpointOptions`.
+    #[napi(factory)]
+    pub async fn bind(address: String, port: u32, options: String) -> napi::Result<Self> {
+        let options = EndpointOptions::from_json(&options).or_throw()?;
+        let socket = bind_socket(&address, port).or_throw()?;
+        let runtime = Arc::new(TokioRuntime);
+        let socket = runtime.wrap_udp_socket(socket).map_err(|e| to_napi(e.into()))?;
+        let inner = Endpoint::new(socket, runtime, &options).or_throw()?;
+        Ok(NativeEndpoint { inner })
+    }
+
+    /// `"ip:port"`-free JSON `{ address, port }` of the bound socket.
+    #[napi]
+    pub fn local_address(&self) -> napi::Result<String> {
+        let addr = self.inner.local_addr().or_throw()?;
+        Ok(format!(
+            r#"{{"address":"{}","port":{}}}"#,
+            addr.ip(),
+            addr.port()
+        ))
+    }
+
+    #[napi]
+    pub async fn connect(&self, options: String) -> napi::Result<NativeConnection> {
+        let options = ConnectOptions::from_json(&options).or_throw()?;
+        let connection = self.inner.connect(&options).await.or_throw()?;
+        Ok(NativeConnection::new(connection))
+    }
+
+    /// The next incoming connection, or `null` once the endpoint is closed.
+    #[napi]
+    pub async fn accept(&self) -> napi::Result<Option<NativeConnection>> {
+        let connection = self.inner.accept().await.or_throw()?;
+        Ok(connection.map(NativeConnection::new))
+    }
+
+    #[napi]
+    pub fn close(&self, code: f64, reason: String) -> napi::Result<()> {
+        let code = app_code(code, "code").or_throw()?;
+        self.inner.close(code, &reason);
+        Ok(())
+    }
+
+    #[napi]
+    pub async fn wait_idle(&self) {
+        self.inner.wait_idle().await;
+    }
+}

@@ -1,0 +1,14 @@
+//! Node-API binding: quicbridge-core on napi-rs's tokio runtime, with real
+//! UDP sockets (quinn-udp: GSO/GRO where the OS has them). Only
+//! translation lives here; protocol decisions are made in the core.
+
+mod connection;
+mod endpoint;
+mod error;
+mod stream;
+
+/// The core version this addon was built from.
+#[napi_derive::napi]
+pub fn version() -> &'static str {
+    quicbridge_core::VERSION
+}

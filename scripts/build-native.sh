@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the napi addon and places it where node-gyp-build looks for it:
+# prebuilds/<platform>-<arch>/quicbridge.napi.<libc>.node
+# Usage: scripts/build-native.sh [--release]
+source "$(dirname "$0")/toolchain.sh"
+
+profile=dev
+out=debug
+if [ "${1:-}" = "--release" ]; then profile=release; out=release; fi
+
+log "building the native addon ($profile)"
+cargo build --manifest-path "$REPO_ROOT/Cargo.toml" -p quicbridge-napi --profile "$profile"
+
+case "$(uname -s)" in
+  Linux) platform=linux; lib=libquicbridge_napi.so ;;
+  Darwin) platform=darwin; lib=libquicbridge_napi.dylib ;;
+  *) die "unsupported build platform $(uname -s)" ;;
+esac
+case "$(uname -m)" in
+  x86_64 | amd64) arch=x64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) die "unsupported build architecture $(uname -m)" ;;
+esac
+tags=napi
+if [ "$platform" = linux ]; then
+  if ldd --version 2>&1 | grep -qi musl; then tags="$tags.musl"; else tags="$tags.glibc"; fi
+fi
+dest="$REPO_ROOT/prebuilds/$platform-$arch"
+mkdir -p "$dest"
+cp "$CARGO_TARGET_DIR/$out/$lib" "$dest/quicbridge.$tags.node"
+log "native addon: prebuilds/$platform-$arch/quicbridge.$tags.node"

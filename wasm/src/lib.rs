@@ -1,0 +1,21 @@
+//! WebAssembly binding: quicbridge-core on the JavaScript event loop.
+//!
+//! The runtime spawns tasks as microtasks and arms timers with
+//! `setTimeout`; the UDP socket is whatever datagram transport the host
+//! hands in (by default `lib/` supplies a `node:dgram` socket). Only
+//! translation lives here; protocol decisions are made in the core.
+
+mod connection;
+mod endpoint;
+mod error;
+mod runtime;
+mod single_threaded;
+mod socket;
+mod stream;
+mod timer;
+
+/// The core version this module was built from.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn version() -> String {
+    quicbridge_core::VERSION.to_string()
+}

@@ -1,0 +1,56 @@
+use js_sys::{Promise, Uint8Array};
+use quicbridge_core::{app_code, Stream};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::error::OrThrow;
+
+#[wasm_bindgen]
+pub struct WasmStream {
+    inner: Stream,
+}
+
+impl WasmStream {
+    pub(crate) fn new(inner: Stream) -> Self {
+        WasmStream { inner }
+    }
+}
+
+#[wasm_bindgen]
+impl WasmStream {
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> f64 {
+        self.inner.id() as f64
+    }
+
+    /// Resolves when all of `data` is buffered for sending (backpressure).
+    pub fn write(&self, data: Vec<u8>) -> Promise {
+        let stream = self.inner.clone();
+        future_to_promise(async move {
+            stream.write(&data).await.or_throw()?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    pub fn finish(&self) -> Result<(), JsValue> {
+        self.inner.finish().or_throw()
+    }
+
+    pub fn reset(&self, code: f64) -> Result<(), JsValue> {
+        self.inner.reset(app_code(code, "code").or_throw()?).or_throw()
+    }
+
+    /// Resolves with up to `max` bytes once any are available; `null` at
+    /// the end.
+    pub fn read(&self, max: u32) -> Promise {
+        let stream = self.inner.clone();
+        future_to_promise(async move {
+            let chunk = stream.read(max as usize).await.or_throw()?;
+            Ok(chunk.map_or(JsValue::NULL, |bytes| Uint8Array::from(&bytes[..]).into()))
+        })
+    }
+
+    pub fn stop(&self, code: f64) -> Result<(), JsValue> {
+        self.inner.stop(app_code(code, "code").or_throw()?).or_throw()
+    }
+}
