@@ -30,9 +30,9 @@ export async function createUdpTransport(address: string, port: number): Promise
       resolve();
     });
   });
-  for (const set of [socket.setRecvBufferSize, socket.setSendBufferSize]) {
+  for (const set of [(n: number) => socket.setRecvBufferSize(n), (n: number) => socket.setSendBufferSize(n)]) {
     try {
-      set.call(socket, SOCKET_BUFFER_BYTES);
+      set(SOCKET_BUFFER_BYTES);
     } catch {
       // The OS caps buffer sizes (net.core.rmem_max); smaller ones still work.
     }

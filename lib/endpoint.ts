@@ -132,10 +132,13 @@ export async function connect(options: ConnectOptions): Promise<QuicConnection> 
     throw invalidArg(`host must be a host name or IP address, got ${typeof options.host}`);
   }
   checkPort(options.port, 'port', 1);
+  if (options.family !== undefined && options.family !== 4 && options.family !== 6) {
+    throw invalidArg(`family must be 4 or 6, got ${String(options.family)}`);
+  }
   const backend = loadBackend(options.backend);
   const { address, family } = net.isIP(options.host)
     ? { address: options.host, family: net.isIP(options.host) }
-    : await dns.lookup(options.host);
+    : await dns.lookup(options.host, { family: options.family ?? 0 });
   const json = connectOptionsJson(options, address);
   // A client talking to loopback stays on loopback.
   const local = isLoopback(address) ? address.replace(/^127\..*/, '127.0.0.1') : family === 6 ? '::' : '0.0.0.0';

@@ -44,6 +44,8 @@ export interface ConnectOptions {
   /** Server host name or IP address. */
   host: string;
   port: number;
+  /** Resolve `host` to this IP family only (default: whichever the resolver gives first). */
+  family?: 4 | 6;
   /** Name the server's certificate must carry (default: `host`). */
   servername?: string;
   /** PEM CA certificate(s) the server's certificate must chain to. */
@@ -65,8 +67,22 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
+  switch (typeof value) {
+    case 'object':
+      return 'an object';
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    case 'undefined':
+      return 'undefined';
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return `${typeof value} ${value}`;
+    default:
+      return typeof value;
+  }
 }
 
 function pemText(value: unknown, field: string): string {
@@ -77,10 +93,10 @@ function pemText(value: unknown, field: string): string {
 
 function alpnList(value: unknown): string[] {
   const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || !list.every((p) => typeof p === 'string')) {
+  if (!Array.isArray(list) || list.length === 0 || !list.every((p): p is string => typeof p === 'string')) {
     throw invalidArg(`alpn must be a protocol name or a non-empty array of them, got ${describeValue(value)}`);
   }
-  return list as string[];
+  return list;
 }
 
 export function checkInteger(value: unknown, field: string, min: number, max: number): number {

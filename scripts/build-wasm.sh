@@ -21,10 +21,14 @@ RUSTC="$rustc_bin" RUSTC_BOOTSTRAP=1 \
   --target wasm32-unknown-unknown --release -Zbuild-std=std,panic_abort \
   --target-dir "$WASM_TARGET_DIR"
 
+module="$WASM_TARGET_DIR/wasm32-unknown-unknown/release/quicbridge_wasm.wasm"
 pkg="$REPO_ROOT/wasm/pkg"
+if [ -f "$pkg/.built-from" ] && [ "$(cat "$pkg/.built-from")" = "$(sha256sum "$module" | cut -d' ' -f1)" ]; then
+  log "wasm binding: wasm/pkg/ is up to date"
+  exit 0
+fi
 rm -rf "$pkg"
-"$bindgen" --target nodejs --out-dir "$pkg" --out-name quicbridge_wasm \
-  "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/quicbridge_wasm.wasm"
+"$bindgen" --target nodejs --out-dir "$pkg" --out-name quicbridge_wasm "$module"
 
 wasm_opt="$REPO_ROOT/node_modules/.bin/wasm-opt"
 if [ -x "$wasm_opt" ]; then
@@ -35,4 +39,5 @@ if [ -x "$wasm_opt" ]; then
 else
   log "wasm-opt not installed (npm install first); leaving the module unoptimized"
 fi
+sha256sum "$module" | cut -d' ' -f1 >"$pkg/.built-from"
 log "wasm binding: wasm/pkg/ ($(du -h "$pkg/quicbridge_wasm_bg.wasm" | cut -f1))"

@@ -31,7 +31,9 @@ impl NativeEndpoint {
         let options = EndpointOptions::from_json(&options).or_throw()?;
         let socket = bind_socket(&address, port).or_throw()?;
         let runtime = Arc::new(TokioRuntime);
-        let socket = runtime.wrap_udp_socket(socket).map_err(|e| to_napi(e.into()))?;
+        let socket = runtime
+            .wrap_udp_socket(socket)
+            .map_err(|e| to_napi(e.into()))?;
         let inner = Endpoint::new(socket, runtime, &options).or_throw()?;
         Ok(NativeEndpoint { inner })
     }

@@ -35,7 +35,9 @@ impl NativeStream {
 
     #[napi]
     pub fn reset(&self, code: f64) -> napi::Result<()> {
-        self.inner.reset(app_code(code, "code").or_throw()?).or_throw()
+        self.inner
+            .reset(app_code(code, "code").or_throw()?)
+            .or_throw()
     }
 
     /// Up to `max` bytes once any are available; `null` at the end.
@@ -54,6 +56,8 @@ impl NativeStream {
 
     #[napi]
     pub fn stop(&self, code: f64) -> napi::Result<()> {
-        self.inner.stop(app_code(code, "code").or_throw()?).or_throw()
+        self.inner
+            .stop(app_code(code, "code").or_throw()?)
+            .or_throw()
     }
 }

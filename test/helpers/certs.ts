@@ -4,13 +4,15 @@ import { webcrypto } from 'node:crypto';
 
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as Crypto);
+x509.cryptoProvider.set(webcrypto);
+
+type KeyPair = webcrypto.CryptoKeyPair;
 
 const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
 export interface TestCa {
   certPem: string;
-  keys: CryptoKeyPair;
+  keys: KeyPair;
   cert: x509.X509Certificate;
 }
 
@@ -34,7 +36,7 @@ const day = 24 * 60 * 60 * 1000;
 
 /** A throwaway certificate authority, made fresh by each test run. */
 export async function createCa(name = 'quicbridge test CA'): Promise<TestCa> {
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys: KeyPair = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: `CN=${name}`,
@@ -53,7 +55,7 @@ export async function createCa(name = 'quicbridge test CA'): Promise<TestCa> {
 
 /** A leaf certificate for `names` (DNS names and IP addresses), signed by `ca`. */
 export async function issueLeaf(ca: TestCa, names: string[] = ['localhost', '127.0.0.1', '::1']): Promise<TestLeaf> {
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys: KeyPair = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const sans = names.map((n) => (/^[\d.]+$|:/.test(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n }));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),

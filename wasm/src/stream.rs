@@ -37,7 +37,9 @@ impl WasmStream {
     }
 
     pub fn reset(&self, code: f64) -> Result<(), JsValue> {
-        self.inner.reset(app_code(code, "code").or_throw()?).or_throw()
+        self.inner
+            .reset(app_code(code, "code").or_throw()?)
+            .or_throw()
     }
 
     /// Resolves with up to `max` bytes once any are available; `null` at
@@ -51,6 +53,8 @@ impl WasmStream {
     }
 
     pub fn stop(&self, code: f64) -> Result<(), JsValue> {
-        self.inner.stop(app_code(code, "code").or_throw()?).or_throw()
+        self.inner
+            .stop(app_code(code, "code").or_throw()?)
+            .or_throw()
     }
 }

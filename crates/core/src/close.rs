@@ -139,7 +139,10 @@ pub(crate) fn connection_error(error: &ConnectionError, local: Option<&LocalClos
     let by = if info.remote { "peer" } else { "local side" };
     let message = match (&alert, info.kind) {
         (Some(alert), _) if info.remote => {
-            format!("TLS handshake failed: the peer sent alert {alert} ({})", info.reason)
+            format!(
+                "TLS handshake failed: the peer sent alert {alert} ({})",
+                info.reason
+            )
         }
         (Some(_), _) => format!("TLS handshake failed: {}", info.reason),
         (None, CloseKind::IdleTimeout) => "connection timed out (idle timeout)".to_string(),
@@ -175,8 +178,14 @@ mod tests {
         });
         let info = CloseInfo::from_error(&e, None);
         assert_eq!(info.kind, CloseKind::Application);
-        assert_eq!((info.code, info.reason.as_str(), info.remote), (42, "bye", true));
-        assert_eq!(connection_error(&e, None).code(), ErrorCode::ConnectionClosed);
+        assert_eq!(
+            (info.code, info.reason.as_str(), info.remote),
+            (42, "bye", true)
+        );
+        assert_eq!(
+            connection_error(&e, None).code(),
+            ErrorCode::ConnectionClosed
+        );
     }
 
     #[test]
@@ -186,7 +195,10 @@ mod tests {
             reason: "done".into(),
         };
         let info = CloseInfo::from_error(&ConnectionError::LocallyClosed, Some(&local));
-        assert_eq!((info.code, info.reason.as_str(), info.remote), (7, "done", false));
+        assert_eq!(
+            (info.code, info.reason.as_str(), info.remote),
+            (7, "done", false)
+        );
     }
 
     #[test]
@@ -211,6 +223,9 @@ mod tests {
             frame_type: None,
             reason: Default::default(),
         });
-        assert_eq!(connection_error(&e, None).code(), ErrorCode::ConnectionRefused);
+        assert_eq!(
+            connection_error(&e, None).code(),
+            ErrorCode::ConnectionRefused
+        );
     }
 }

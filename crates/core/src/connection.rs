@@ -32,6 +32,8 @@ impl LocalCloseCell {
 pub struct Connection {
     inner: quinn::Connection,
     local_close: LocalCloseCell,
+    /// The name a client connected to; servers learn it from the handshake.
+    server_name: Option<String>,
 }
 
 /// What a caller may want to know about an established connection.
@@ -51,10 +53,11 @@ pub struct ConnectionInfo {
 const MAX_REASON_BYTES: usize = 1024;
 
 impl Connection {
-    pub(crate) fn new(inner: quinn::Connection) -> Self {
+    pub(crate) fn new(inner: quinn::Connection, server_name: Option<String>) -> Self {
         Connection {
             inner,
             local_close: LocalCloseCell::default(),
+            server_name,
         }
     }
 
@@ -64,7 +67,11 @@ impl Connection {
             .open_bi()
             .await
             .map_err(|e| self.local_close.error(&e))?;
-        Ok(Stream::new(Some(send), Some(recv), self.local_close.clone()))
+        Ok(Stream::new(
+            Some(send),
+            Some(recv),
+            self.local_close.clone(),
+        ))
     }
 
     /// The next bidirectional stream the peer opens; fails once the
@@ -75,7 +82,11 @@ impl Connection {
             .accept_bi()
             .await
             .map_err(|e| self.local_close.error(&e))?;
-        Ok(Stream::new(Some(send), Some(recv), self.local_close.clone()))
+        Ok(Stream::new(
+            Some(send),
+            Some(recv),
+            self.local_close.clone(),
+        ))
     }
 
     pub fn close(&self, code: VarInt, reason: &str) -> Result<()> {
@@ -112,7 +123,9 @@ impl Connection {
                 .as_ref()
                 .and_then(|h| h.protocol.as_ref())
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
-            server_name: handshake.and_then(|h| h.server_name),
+            server_name: handshake
+                .and_then(|h| h.server_name)
+                .or_else(|| self.server_name.clone()),
         }
     }
 

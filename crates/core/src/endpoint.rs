@@ -91,7 +91,7 @@ impl Endpoint {
                 other => Error::new(ErrorCode::Limit, other.to_string()),
             })?;
         match connecting.await {
-            Ok(conn) => Ok(Connection::new(conn)),
+            Ok(conn) => Ok(Connection::new(conn, Some(options.server_name.clone()))),
             Err(e) => Err(connection_error(&e, None)),
         }
     }
@@ -136,7 +136,7 @@ async fn accept_loop(
             if let Ok(conn) = incoming.await {
                 // The receiver is gone only when the endpoint is; then the
                 // connection simply drops (and closes).
-                let _ = accepted.send(Connection::new(conn)).await;
+                let _ = accepted.send(Connection::new(conn, None)).await;
             }
         }));
     }

@@ -16,10 +16,10 @@ mod tls;
 pub use close::{CloseInfo, CloseKind};
 pub use config::{ConnectOptions, EndpointOptions, ServerOptions, TransportOptions};
 pub use connection::Connection;
+pub use connection::ConnectionInfo;
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorCode, Result};
 pub use stream::{Stream, MAX_READ_BYTES};
-pub use connection::ConnectionInfo;
 
 /// Checks an application error code coming from JavaScript (a `number`).
 pub fn app_code(value: f64, what: &str) -> Result<quinn::VarInt> {

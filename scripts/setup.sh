@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine to build and test quicbridge from source, and
+# builds both backends. Idempotent: reruns only do what is missing.
+#   - Debian packages: Rust with its std source (for wasm32), clang, llvm
+#   - npm packages (npm ci)
+#   - wasm-bindgen-cli pinned to Cargo.lock, cached outside the checkout
+#   - the native addon, the wasm module and the TypeScript library
+source "$(dirname "$0")/toolchain.sh"
+
+command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+command -v node >/dev/null || die "node not found: install Node.js 20 or newer"
+
+ensure_apt_packages
+cd "$REPO_ROOT"
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund
+fi
+ensure_wasm_bindgen >/dev/null
+npm run build
