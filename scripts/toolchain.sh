@@ -8,7 +8,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QUICBRIDGE_CACHE="${QUICBRIDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quicbridge}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$QUICBRIDGE_CACHE/target}"
-WASM_TARGET_DIR="$QUICBRIDGE_CACHE/target-wasm"
+WASM_TARGET_DIR="${CARGO_TARGET_DIR}-wasm"
 TOOLS_DIR="$QUICBRIDGE_CACHE/tools"
 APT_PACKAGES=(rustc-web cargo-web rust-web-src clang llvm)
 
