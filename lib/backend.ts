@@ -9,6 +9,8 @@ export type BackendName = 'native' | 'wasm';
 
 export interface BackendStream {
   readonly id: number;
+  /** Whether the peer opened this stream in 0-RTT data. */
+  readonly early: boolean;
   write(data: Uint8Array): Promise<void>;
   finish(): void;
   reset(code: number): void;
@@ -17,14 +19,28 @@ export interface BackendStream {
   stop(code: number): void;
 }
 
+export type EarlyDataState = 'notAttempted' | 'pending' | 'accepted' | 'rejected';
+
 export interface BackendConnection {
   openBi(): Promise<BackendStream>;
   acceptBi(): Promise<BackendStream>;
+  openUni(): Promise<BackendStream>;
+  acceptUni(): Promise<BackendStream>;
+  sendDatagram(data: Uint8Array): void;
+  readDatagram(): Promise<Uint8Array>;
+  /** null/undefined when the peer does not accept datagrams. */
+  maxDatagramSize(): number | null | undefined;
   close(code: number, reason: string): void;
   /** JSON of the core's CloseInfo. */
   closed(): Promise<string>;
+  handshakeComplete(): Promise<EarlyDataState>;
   /** JSON of the core's ConnectionInfo. */
   info(): string;
+  /** JSON of the core's Stats. */
+  stats(): string;
+  /** JSON array of PEM certificates. */
+  peerCertificates(): string;
+  forceKeyUpdate(): void;
 }
 
 export interface BackendEndpoint {
@@ -32,9 +48,13 @@ export interface BackendEndpoint {
   localAddress(): string;
   connect(options: string): Promise<BackendConnection>;
   accept(): Promise<BackendConnection | null>;
+  openConnections(): number;
   close(code: number, reason: string): void;
   waitIdle(): Promise<void>;
 }
+
+/** Receives TLS key log lines (SSLKEYLOGFILE format). */
+export type KeyLogCallback = (line: string) => void;
 
 export interface Backend {
   readonly name: BackendName;
@@ -42,12 +62,14 @@ export interface Backend {
   readonly path: string;
   readonly version: string;
   /** Binds a UDP socket and starts an endpoint on it. */
-  bind(address: string, port: number, options: string): Promise<BoundEndpoint>;
+  bind(address: string, port: number, options: string, keylog?: KeyLogCallback): Promise<BoundEndpoint>;
 }
 
-/** An endpoint together with whatever its backend must release after it. */
+/** An endpoint together with the socket its backend manages for it. */
 export interface BoundEndpoint {
   readonly endpoint: BackendEndpoint;
+  /** Moves the endpoint to a new socket; its connections migrate. */
+  rebind(address: string, port: number): Promise<void>;
   /** Releases the socket; called once the endpoint is closed and idle. */
   release(): Promise<void>;
 }

@@ -1,5 +1,10 @@
-import type { BackendConnection, BackendName } from './backend';
-import { awaitBinding, callBinding, invalidArg, QuicConnectionError, QuicTlsError } from './errors';
+import { EventEmitter } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+
+import { raceAbort, signalOf, type AbortOptions } from './abort';
+import type { BackendConnection, BackendName, BackendStream, BoundEndpoint, EarlyDataState } from './backend';
+import { awaitBinding, callBinding, invalidState, QuicConnectionError, QuicTlsError } from './errors';
+import { checkCode, checkIp, checkObject, checkPort, checkReason } from './options';
 import { QuicStream } from './stream';
 
 export type CloseKind = 'application' | 'transport' | 'idleTimeout' | 'statelessReset' | 'versionMismatch' | 'cidsExhausted';
@@ -14,63 +19,216 @@ export interface CloseInfo {
   remote: boolean;
 }
 
+export interface SocketAddress {
+  address: string;
+  port: number;
+}
+
+/** Counters from quinn. Bytes and datagrams are UDP payloads (headers, encryption, retransmissions included). */
+export interface ConnectionStats {
+  smoothedRttMs: number;
+  minRttMs: number;
+  congestionWindow: number;
+  congestionEvents: number;
+  bytesSent: number;
+  bytesReceived: number;
+  datagramsSent: number;
+  datagramsReceived: number;
+  packetsSent: number;
+  packetsLost: number;
+  bytesLost: number;
+  /** UDP payload size in use on the path. */
+  mtu: number;
+  blackHolesDetected: number;
+}
+
+export type { EarlyDataState };
+
 interface ConnectionInfo {
+  localAddress: string;
+  localPort: number;
   remoteAddress: string;
   remotePort: number;
   alpn: string | null;
   serverName: string | null;
+  side: 'client' | 'server';
+  earlyData: EarlyDataState;
+  handshakeComplete: boolean;
 }
 
-export class QuicConnection {
+export interface PathChange {
+  previous: SocketAddress;
+  current: SocketAddress;
+}
+
+export interface QuicConnectionEvents {
+  /** A datagram from the peer (read only while someone listens). */
+  datagram: [data: Buffer];
+  /** The peer's address changed (migration or NAT rebinding); watched only while someone listens. */
+  pathChange: [change: PathChange];
+  /** The connection ended. */
+  close: [info: CloseInfo];
+}
+
+/** How often the remote address is compared while someone listens for `pathChange`: quinn has no event for it. */
+const PATH_WATCH_INTERVAL_MS = 100;
+
+type StreamKind = 'bidi' | 'uni';
+
+export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
   readonly #handle: BackendConnection;
-  readonly #info: ConnectionInfo;
+  /** The endpoint this connection owns (client connections made by connect()). */
+  readonly #owned: BoundEndpoint | undefined;
+  readonly #pendingAccept: Partial<Record<StreamKind, Promise<BackendStream>>> = {};
+  #handshake: Promise<EarlyDataState> | undefined;
+  #isClosed = false;
+  #datagramPump = false;
+  readonly #datagramWaiters = new Set<(data: Buffer | null) => void>();
+  #pathWatch: NodeJS.Timeout | undefined;
+  #lastRemote: SocketAddress;
   /** The backend this connection runs on. */
   readonly backend: BackendName;
   /** Settles (never rejects) when the connection ends, however it ends. */
   readonly closed: Promise<CloseInfo>;
 
   /** @internal */
-  constructor(handle: BackendConnection, backend: BackendName, onClosed?: () => Promise<void>) {
+  constructor(handle: BackendConnection, backend: BackendName, owned?: BoundEndpoint, onClosed?: () => Promise<void>) {
+    super();
     this.#handle = handle;
+    this.#owned = owned;
     this.backend = backend;
-    this.#info = JSON.parse(handle.info()) as ConnectionInfo;
+    this.#lastRemote = this.remoteAddress;
     this.closed = handle.closed().then(async (json) => {
       const info = JSON.parse(json) as CloseInfo;
+      this.#isClosed = true;
+      this.#stopPathWatch();
+      for (const waiter of this.#datagramWaiters) waiter(null);
       await onClosed?.();
+      this.emit('close', info);
       return info;
+    });
+    (this as EventEmitter).on('newListener', (event: string) => {
+      if (event === 'datagram') queueMicrotask(() => this.#pumpDatagrams());
+      if (event === 'pathChange') this.#startPathWatch();
     });
   }
 
-  get remoteAddress(): { address: string; port: number } {
-    return { address: this.#info.remoteAddress, port: this.#info.remotePort };
+  #info(): ConnectionInfo {
+    return JSON.parse(this.#handle.info()) as ConnectionInfo;
+  }
+
+  get localAddress(): SocketAddress {
+    const info = this.#info();
+    return { address: info.localAddress, port: info.localPort };
+  }
+
+  /** The peer's current address (it changes when the peer migrates). */
+  get remoteAddress(): SocketAddress {
+    const info = this.#info();
+    return { address: info.remoteAddress, port: info.remotePort };
   }
 
   /** The negotiated ALPN protocol. */
   get alpn(): string | undefined {
-    return this.#info.alpn ?? undefined;
+    return this.#info().alpn ?? undefined;
   }
 
   /** The server name the client asked for (SNI). */
   get servername(): string | undefined {
-    return this.#info.serverName ?? undefined;
+    return this.#info().serverName ?? undefined;
   }
 
-  /** Opens a bidirectional stream. */
-  async openStream(): Promise<QuicStream> {
-    return new QuicStream(await awaitBinding(this.#handle.openBi()));
+  get side(): 'client' | 'server' {
+    return this.#info().side;
+  }
+
+  /** What became of 0-RTT so far: `notAttempted`, `pending` (handshake not complete), `accepted` or `rejected`. */
+  get earlyData(): EarlyDataState {
+    return this.#info().earlyData;
+  }
+
+  /**
+   * Settles when the TLS handshake has completed, with what became of 0-RTT;
+   * rejects if the connection ended first. Connections made without
+   * `earlyData` are complete when they are handed out.
+   */
+  get handshakeComplete(): Promise<EarlyDataState> {
+    this.#handshake ??= awaitBinding(this.#handle.handshakeComplete());
+    return this.#handshake;
+  }
+
+  /** The peer's certificate chain, leaf first (empty for a client that sent none). */
+  get peerCertificates(): X509Certificate[] {
+    const pems = JSON.parse(this.#handle.peerCertificates()) as string[];
+    return pems.map((pem) => new X509Certificate(pem));
+  }
+
+  /** Live counters from quinn. */
+  get stats(): ConnectionStats {
+    return JSON.parse(this.#handle.stats()) as ConnectionStats;
+  }
+
+  /** The largest datagram that can be sent now; undefined when the peer does not accept datagrams. */
+  get maxDatagramSize(): number | undefined {
+    return this.#handle.maxDatagramSize() ?? undefined;
+  }
+
+  async #open(kind: StreamKind, options: AbortOptions | undefined): Promise<QuicStream> {
+    const signal = signalOf(options);
+    const handle = await raceAbort(
+      awaitBinding(kind === 'bidi' ? this.#handle.openBi() : this.#handle.openUni()),
+      signal,
+      // Opened after the caller gave up: tell the peer it is abandoned.
+      (late) => {
+        try {
+          late.reset(0);
+          if (kind === 'bidi') late.stop(0);
+        } catch {
+          // the connection is gone
+        }
+      },
+    );
+    return new QuicStream(handle, { readable: kind === 'bidi', writable: true, signal });
+  }
+
+  async #accept(kind: StreamKind, options: AbortOptions | undefined): Promise<QuicStream> {
+    const signal = signalOf(options);
+    for (;;) {
+      // One backend accept at a time; a caller that aborts leaves it for the
+      // next caller, so no stream is lost.
+      const pending = (this.#pendingAccept[kind] ??= awaitBinding(kind === 'bidi' ? this.#handle.acceptBi() : this.#handle.acceptUni()));
+      const handle = await raceAbort(pending, signal, () => {});
+      if (this.#pendingAccept[kind] !== pending) continue; // another caller claimed it
+      delete this.#pendingAccept[kind];
+      return new QuicStream(handle, { readable: true, writable: kind === 'bidi', signal });
+    }
+  }
+
+  /** Opens a bidirectional stream (waits while the peer's stream limit is reached). */
+  openStream(options?: AbortOptions): Promise<QuicStream> {
+    return this.#open('bidi', options);
+  }
+
+  /** Opens a unidirectional stream: writable only. */
+  openUniStream(options?: AbortOptions): Promise<QuicStream> {
+    return this.#open('uni', options);
   }
 
   /** The next bidirectional stream the peer opens; rejects once the connection is closed. */
-  async acceptStream(): Promise<QuicStream> {
-    return new QuicStream(await awaitBinding(this.#handle.acceptBi()));
+  acceptStream(options?: AbortOptions): Promise<QuicStream> {
+    return this.#accept('bidi', options);
   }
 
-  /** The peer's bidirectional streams until the connection closes. */
-  async *streams(): AsyncGenerator<QuicStream> {
+  /** The next unidirectional stream the peer opens: readable only. */
+  acceptUniStream(options?: AbortOptions): Promise<QuicStream> {
+    return this.#accept('uni', options);
+  }
+
+  async *#incoming(kind: StreamKind, options: AbortOptions | undefined): AsyncGenerator<QuicStream> {
     for (;;) {
       let stream: QuicStream;
       try {
-        stream = await this.acceptStream();
+        stream = await this.#accept(kind, options);
       } catch (error) {
         // However the connection ended, its streams have ended with it;
         // `closed` says how.
@@ -81,12 +239,123 @@ export class QuicConnection {
     }
   }
 
+  /** The peer's bidirectional streams until the connection closes. */
+  streams(options?: AbortOptions): AsyncGenerator<QuicStream> {
+    signalOf(options);
+    return this.#incoming('bidi', options);
+  }
+
+  /** The peer's unidirectional streams until the connection closes. */
+  uniStreams(options?: AbortOptions): AsyncGenerator<QuicStream> {
+    signalOf(options);
+    return this.#incoming('uni', options);
+  }
+
+  /**
+   * Sends an unreliable datagram (RFC 9221). Throws ERR_QUIC_DATAGRAM_UNSUPPORTED
+   * when the peer does not accept datagrams, ERR_QUIC_DATAGRAM_TOO_LARGE beyond
+   * `maxDatagramSize`. When the send buffer is full the oldest datagrams are dropped.
+   */
+  sendDatagram(data: Uint8Array | string): void {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array or a string');
+    callBinding(() => this.#handle.sendDatagram(bytes));
+  }
+
+  #pumpDatagrams(): void {
+    if (this.#datagramPump || this.#isClosed) return;
+    this.#datagramPump = true;
+    void (async () => {
+      try {
+        while (!this.#isClosed && (this.listenerCount('datagram') > 0 || this.#datagramWaiters.size > 0)) {
+          const bytes = await this.#handle.readDatagram();
+          const data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          for (const waiter of this.#datagramWaiters) waiter(data);
+          this.emit('datagram', data);
+        }
+      } catch {
+        // The connection ended; `closed` says how.
+      } finally {
+        this.#datagramPump = false;
+      }
+    })();
+  }
+
+  /** The peer's datagrams, until the connection closes (or `signal` aborts). */
+  async *datagrams(options?: AbortOptions): AsyncGenerator<Buffer> {
+    const signal = signalOf(options);
+    const queue: (Buffer | null)[] = [];
+    let wake: (() => void) | undefined;
+    const waiter = (data: Buffer | null) => {
+      queue.push(data);
+      wake?.();
+    };
+    const onAbort = () => waiter(null);
+    this.#datagramWaiters.add(waiter);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (this.#isClosed || signal?.aborted) queue.push(null);
+    this.#pumpDatagrams();
+    try {
+      for (;;) {
+        if (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        const next = queue.shift();
+        if (next === undefined) continue;
+        if (next === null) return;
+        yield next;
+      }
+    } finally {
+      this.#datagramWaiters.delete(waiter);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #startPathWatch(): void {
+    if (this.#pathWatch || this.#isClosed) return;
+    this.#lastRemote = this.remoteAddress;
+    this.#pathWatch = setInterval(() => {
+      if (this.listenerCount('pathChange') === 0) return this.#stopPathWatch();
+      const current = this.remoteAddress;
+      const previous = this.#lastRemote;
+      if (current.address !== previous.address || current.port !== previous.port) {
+        this.#lastRemote = current;
+        this.emit('pathChange', { previous, current });
+      }
+    }, PATH_WATCH_INTERVAL_MS);
+    this.#pathWatch.unref();
+  }
+
+  #stopPathWatch(): void {
+    clearInterval(this.#pathWatch);
+    this.#pathWatch = undefined;
+  }
+
+  /**
+   * Moves this client connection to a new local socket (default: a new port
+   * on the same address): connection migration. Only for connections made
+   * by connect(), which own their endpoint.
+   */
+  async rebind(options: { address?: string; port?: number } = {}): Promise<SocketAddress> {
+    checkObject(options, 'options');
+    const address = checkIp(options.address ?? this.localAddress.address, 'address');
+    const port = checkPort(options.port ?? 0, 'port', 0);
+    if (!this.#owned) throw invalidState('only connections made by connect() own their socket and can rebind it');
+    if (this.#isClosed) throw invalidState('the connection is closed');
+    await awaitBinding(this.#owned.rebind(address, port));
+    return this.localAddress;
+  }
+
+  /** Starts a TLS key update (new 1-RTT keys); the peer follows. */
+  updateKeys(): void {
+    callBinding(() => this.#handle.forceKeyUpdate());
+  }
+
   /**
    * Closes the connection with an application error code (default 0) and
    * reason; the peer sees both. Resolves with how the connection ended.
    */
   close(code = 0, reason = ''): Promise<CloseInfo> {
-    if (typeof reason !== 'string') throw invalidArg(`reason must be a string, got ${typeof reason}`);
+    checkCode(code);
+    checkReason(reason);
     callBinding(() => this.#handle.close(code, reason));
     return this.closed;
   }

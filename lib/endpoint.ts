@@ -1,33 +1,33 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 
-import type { Backend, BoundEndpoint } from './backend';
-import { QuicConnection } from './connection';
+import { raceAbort, signalOf, type AbortOptions } from './abort';
+import type { Backend, BackendConnection, BoundEndpoint } from './backend';
+import { QuicConnection, type SocketAddress } from './connection';
 import { awaitBinding, callBinding, invalidArg } from './errors';
 import { loadBackend } from './loader';
 import {
+  checkCode,
   checkIp,
   checkObject,
   checkPort,
+  checkReason,
   connectOptionsJson,
   type ConnectOptions,
+  keyLogSink,
   type ListenOptions,
   serverOptionsJson,
 } from './options';
 
-export interface SocketAddress {
-  address: string;
-  port: number;
-}
-
 /** Closes an endpoint, lets its connections drain, and releases its socket: once. */
-function shutdown(bound: BoundEndpoint, code: number, reason: string): () => Promise<void> {
+function shutdown(bound: BoundEndpoint, onReleased: () => void): (code: number, reason: string) => Promise<void> {
   let done: Promise<void> | undefined;
-  return () => {
+  return (code, reason) => {
     done ??= (async () => {
       callBinding(() => bound.endpoint.close(code, reason));
       await bound.endpoint.waitIdle();
       await bound.release();
+      onReleased();
     })();
     return done;
   };
@@ -37,12 +37,14 @@ function shutdown(bound: BoundEndpoint, code: number, reason: string): () => Pro
 export class QuicServer implements AsyncIterable<QuicConnection> {
   readonly #bound: BoundEndpoint;
   readonly #backend: Backend;
-  #closing: (() => Promise<void>) | undefined;
+  readonly #shutdown: (code: number, reason: string) => Promise<void>;
+  #pendingAccept: Promise<BackendConnection | null> | undefined;
 
   /** @internal */
-  constructor(bound: BoundEndpoint, backend: Backend) {
+  constructor(bound: BoundEndpoint, backend: Backend, onClosed: () => void) {
     this.#bound = bound;
     this.#backend = backend;
+    this.#shutdown = shutdown(bound, onClosed);
   }
 
   /** The backend this server runs on. */
@@ -55,10 +57,23 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
     return JSON.parse(callBinding(() => this.#bound.endpoint.localAddress())) as SocketAddress;
   }
 
+  /** Connections open on this server, handshaking ones included. */
+  get connectionCount(): number {
+    return this.#bound.endpoint.openConnections();
+  }
+
   /** The next established connection; `null` once the server is closed. */
-  async accept(): Promise<QuicConnection | null> {
-    const handle = await awaitBinding(this.#bound.endpoint.accept());
-    return handle ? new QuicConnection(handle, this.#backend.name) : null;
+  async accept(options?: AbortOptions): Promise<QuicConnection | null> {
+    const signal = signalOf(options);
+    for (;;) {
+      // One backend accept at a time; a caller that aborts leaves it for the
+      // next caller, so no connection is lost.
+      const pending = (this.#pendingAccept ??= awaitBinding(this.#bound.endpoint.accept()));
+      const handle = await raceAbort(pending, signal, () => {});
+      if (this.#pendingAccept !== pending) continue; // another caller claimed it
+      this.#pendingAccept = undefined;
+      return handle ? new QuicConnection(handle, this.#backend.name) : null;
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<QuicConnection> {
@@ -74,9 +89,9 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
    * for them to drain, and releases the socket.
    */
   close(code = 0, reason = ''): Promise<void> {
-    if (typeof reason !== 'string') throw invalidArg(`reason must be a string, got ${typeof reason}`);
-    this.#closing ??= shutdown(this.#bound, code, reason);
-    return this.#closing();
+    checkCode(code);
+    checkReason(reason);
+    return this.#shutdown(code, reason);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -86,8 +101,8 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
 
 /**
  * Starts a QUIC server. With `onConnection`, every established connection
- * is handed to it (a handler that throws closes that connection);
- * otherwise take them with `accept()` or `for await`.
+ * is handed to it (a handler that throws closes that connection with code
+ * 1); otherwise take them with `accept()` or `for await`.
  */
 export async function listen(
   options: ListenOptions,
@@ -101,8 +116,15 @@ export async function listen(
   const port = checkPort(options.port ?? 0, 'port', 0);
   const json = serverOptionsJson(options);
   const backend = loadBackend(options.backend);
-  const bound = await awaitBinding(backend.bind(address, port, json));
-  const server = new QuicServer(bound, backend);
+  const keylog = keyLogSink(options.keylog);
+  let bound: BoundEndpoint;
+  try {
+    bound = await awaitBinding(backend.bind(address, port, json, keylog.callback));
+  } catch (error) {
+    keylog.close();
+    throw error;
+  }
+  const server = new QuicServer(bound, backend, () => keylog.close());
   if (onConnection) {
     void (async () => {
       for await (const connection of server) {
@@ -122,6 +144,11 @@ function isLoopback(ip: string): boolean {
   return net.isIPv4(ip) ? ip.startsWith('127.') : ip === '::1';
 }
 
+async function resolveHost(host: string, family: 0 | 4 | 6): Promise<{ address: string; family: number }> {
+  if (net.isIP(host)) return { address: host, family: net.isIP(host) };
+  return dns.lookup(host, { family });
+}
+
 /**
  * Connects to a QUIC server on a new endpoint of its own, which is closed
  * and released when the connection ends.
@@ -135,20 +162,28 @@ export async function connect(options: ConnectOptions): Promise<QuicConnection> 
   if (options.family !== undefined && options.family !== 4 && options.family !== 6) {
     throw invalidArg(`family must be 4 or 6, got ${String(options.family)}`);
   }
+  const localAddress = options.localAddress === undefined ? undefined : checkIp(options.localAddress, 'localAddress');
+  const signal = signalOf(options);
   const backend = loadBackend(options.backend);
-  const { address, family } = net.isIP(options.host)
-    ? { address: options.host, family: net.isIP(options.host) }
-    : await dns.lookup(options.host, { family: options.family ?? 0 });
+  const { address, family } = await raceAbort(resolveHost(options.host, options.family ?? 0), signal, () => {});
   const json = connectOptionsJson(options, address);
   // A client talking to loopback stays on loopback.
-  const local = isLoopback(address) ? address.replace(/^127\..*/, '127.0.0.1') : family === 6 ? '::' : '0.0.0.0';
-  const bound = await awaitBinding(backend.bind(local, 0, '{}'));
-  const release = shutdown(bound, 0, '');
+  const local = localAddress ?? (isLoopback(address) ? (family === 6 ? '::1' : '127.0.0.1') : family === 6 ? '::' : '0.0.0.0');
+  const keylog = keyLogSink(options.keylog);
+  let bound: BoundEndpoint;
   try {
-    const handle = await awaitBinding(bound.endpoint.connect(json));
-    return new QuicConnection(handle, backend.name, release);
+    bound = await awaitBinding(backend.bind(local, 0, '{}', keylog.callback));
   } catch (error) {
-    await release();
+    keylog.close();
+    throw error;
+  }
+  const release = shutdown(bound, () => keylog.close());
+  try {
+    // Aborting closes the endpoint, which ends the handshake for real.
+    const handle = await raceAbort(awaitBinding(bound.endpoint.connect(json)), signal, (late) => late.close(0, 'aborted'));
+    return new QuicConnection(handle, backend.name, bound, () => release(0, ''));
+  } catch (error) {
+    await release(0, 'connect failed');
     throw error;
   }
 }

@@ -17,6 +17,10 @@ export type QuicErrorCode =
   | 'ERR_QUIC_PROTOCOL'
   | 'ERR_QUIC_VERSION_MISMATCH'
   | 'ERR_QUIC_IO'
+  | 'ERR_QUIC_DATAGRAM_UNSUPPORTED'
+  | 'ERR_QUIC_DATAGRAM_TOO_LARGE'
+  | 'ERR_QUIC_EARLY_DATA_REJECTED'
+  | 'ABORT_ERR'
   | 'ERR_QUIC_BACKEND_UNAVAILABLE'
   | 'ERR_QUIC_NO_BACKEND'
   | 'ERR_QUIC_BACKEND_UNSUPPORTED'
@@ -63,6 +67,15 @@ export class QuicInvalidArgError extends QuicError {}
 export class QuicStateError extends QuicError {}
 /** No backend (or not the requested one) could be loaded or does this. */
 export class QuicBackendError extends QuicError {}
+/** A datagram could not be sent: the peer does not accept them, or it is too large. */
+export class QuicDatagramError extends QuicError {}
+/** An operation was aborted through its AbortSignal (`name` is `AbortError`, as Node's). */
+export class QuicAbortError extends QuicError {
+  constructor(code: QuicErrorCode, message: string, details?: QuicErrorDetails, options?: ErrorOptions) {
+    super(code, message, details, options);
+    this.name = 'AbortError';
+  }
+}
 
 const classes: Partial<Record<QuicErrorCode, new (code: QuicErrorCode, message: string, details?: QuicErrorDetails) => QuicError>> = {
   ERR_QUIC_TLS: QuicTlsError,
@@ -79,6 +92,10 @@ const classes: Partial<Record<QuicErrorCode, new (code: QuicErrorCode, message: 
   ERR_QUIC_BACKEND_UNAVAILABLE: QuicBackendError,
   ERR_QUIC_NO_BACKEND: QuicBackendError,
   ERR_QUIC_BACKEND_UNSUPPORTED: QuicBackendError,
+  ERR_QUIC_DATAGRAM_UNSUPPORTED: QuicDatagramError,
+  ERR_QUIC_DATAGRAM_TOO_LARGE: QuicDatagramError,
+  ERR_QUIC_EARLY_DATA_REJECTED: QuicConnectionError,
+  ABORT_ERR: QuicAbortError,
 };
 
 export function quicError(code: QuicErrorCode, message: string, details?: QuicErrorDetails, options?: ErrorOptions): QuicError {
@@ -90,6 +107,10 @@ export function quicError(code: QuicErrorCode, message: string, details?: QuicEr
 
 export function invalidArg(message: string): QuicError {
   return quicError('ERR_QUIC_INVALID_ARG', message);
+}
+
+export function invalidState(message: string): QuicError {
+  return quicError('ERR_QUIC_INVALID_STATE', message);
 }
 
 interface Envelope {

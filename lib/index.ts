@@ -1,12 +1,14 @@
-export type { BackendName } from './backend';
-export type { CloseInfo, CloseKind } from './connection';
+export type { BackendName, EarlyDataState, KeyLogCallback } from './backend';
+export type { AbortOptions } from './abort';
+export type { CloseInfo, CloseKind, ConnectionStats, PathChange, QuicConnectionEvents, SocketAddress } from './connection';
 export { QuicConnection } from './connection';
 export type { DatagramTransport } from './datagram-transport';
-export type { SocketAddress } from './endpoint';
 export { connect, listen, QuicServer } from './endpoint';
 export {
+  QuicAbortError,
   QuicBackendError,
   QuicConnectionError,
+  QuicDatagramError,
   QuicError,
   QuicInvalidArgError,
   QuicStateError,
@@ -16,8 +18,8 @@ export {
 export type { QuicErrorCode, QuicErrorDetails } from './errors';
 export type { BackendStatus } from './loader';
 export { backendStatus } from './loader';
-export type { ConnectOptions, ListenOptions, Pem, TransportOptions } from './options';
-export { QuicStream } from './stream';
+export type { CongestionControl, ConnectOptions, KeyLogOption, ListenOptions, Pem, TransportOptions } from './options';
+export { QuicStream, type StreamDirection } from './stream';
 
 import type { BackendName } from './backend';
 import { loadBackend } from './loader';

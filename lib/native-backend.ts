@@ -1,10 +1,14 @@
-import type { Backend, BackendEndpoint, BoundEndpoint } from './backend';
+import type { Backend, BackendEndpoint, BoundEndpoint, KeyLogCallback } from './backend';
 import { packageRoot } from './package-root';
+
+interface NativeEndpoint extends BackendEndpoint {
+  rebind(address: string, port: number): Promise<void>;
+}
 
 interface NativeBinding {
   version(): string;
   NativeEndpoint: {
-    bind(address: string, port: number, options: string): Promise<BackendEndpoint>;
+    bind(address: string, port: number, options: string, keylog?: KeyLogCallback | null): Promise<NativeEndpoint>;
   };
 }
 
@@ -34,10 +38,14 @@ export function loadNativeBackend(): Backend {
     name: 'native',
     path: file,
     version: binding.version(),
-    async bind(address: string, port: number, options: string): Promise<BoundEndpoint> {
-      const endpoint = await binding.NativeEndpoint.bind(address, port, options);
-      // The socket belongs to the endpoint; it goes when the endpoint does.
-      return { endpoint, release: async () => {} };
+    async bind(address, port, options, keylog): Promise<BoundEndpoint> {
+      const endpoint = await binding.NativeEndpoint.bind(address, port, options, keylog ?? null);
+      return {
+        endpoint,
+        rebind: (newAddress, newPort) => endpoint.rebind(newAddress, newPort),
+        // The socket belongs to the endpoint; it goes when the endpoint does.
+        release: async () => {},
+      };
     },
   };
 }

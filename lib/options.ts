@@ -1,12 +1,16 @@
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 
-import { invalidArg } from './errors';
 import type { BackendName } from './backend';
+import { invalidArg } from './errors';
 
 /** PEM text, as a string or the bytes of a .pem file. */
 export type Pem = string | Uint8Array;
 
-/** Per-connection limits; every one has a bounded default. */
+export type CongestionControl = 'cubic' | 'newreno' | 'bbr';
+
+/** Per-connection transport settings; every limit has a bounded default. */
 export interface TransportOptions {
   /** Close a connection after this long without traffic; 0 disables (default 30 000). */
   idleTimeoutMs?: number;
@@ -22,7 +26,24 @@ export interface TransportOptions {
   receiveWindow?: number;
   /** Bytes buffered for sending per connection (default 16 MiB). */
   sendWindow?: number;
+  /** UDP payload size to start with, 1200–65527 (default 1200). */
+  initialMtu?: number;
+  /**
+   * Probe for a larger path MTU. Default: where the socket sets don't-fragment
+   * (native). `true` on a transport that may fragment (wasm's node:dgram)
+   * fails with ERR_QUIC_BACKEND_UNSUPPORTED.
+   */
+  mtuDiscovery?: boolean;
+  /** Congestion controller (default `cubic`). */
+  congestionControl?: CongestionControl;
+  /** Bytes of received datagrams kept until read (default 1 MiB); 0 refuses datagrams. */
+  datagramReceiveBufferSize?: number;
+  /** Bytes of datagrams queued for sending (default 1 MiB). */
+  datagramSendBufferSize?: number;
 }
+
+/** Where TLS secrets go: a file to append to (SSLKEYLOGFILE format), a callback, or `true` for $SSLKEYLOGFILE. */
+export type KeyLogOption = string | true | ((line: string) => void);
 
 export interface ListenOptions {
   /** IP address to bind (default `127.0.0.1`; `0.0.0.0` or `::` for all interfaces). */
@@ -36,6 +57,15 @@ export interface ListenOptions {
   /** ALPN protocols the server speaks, in order of preference. */
   alpn: string | string[];
   transport?: TransportOptions;
+  /** Ask clients for certificates (mutual TLS), verified against `ca`. */
+  clientAuth?: { ca: Pem | Pem[]; required?: boolean };
+  /** Issue session tickets so that clients can resume (default false). */
+  resumption?: boolean;
+  /** Accept 0-RTT data from resuming clients (default false; implies resumption). 0-RTT data can be replayed. */
+  earlyData?: boolean;
+  /** Connections beyond this many are refused with CONNECTION_REFUSED (default 10 000). */
+  maxConnections?: number;
+  keylog?: KeyLogOption;
   /** Use this backend rather than the loader's choice. */
   backend?: BackendName;
 }
@@ -49,12 +79,33 @@ export interface ConnectOptions {
   /** Name the server's certificate must carry (default: `host`). */
   servername?: string;
   /** PEM CA certificate(s) the server's certificate must chain to. */
-  ca: Pem | Pem[];
+  ca?: Pem | Pem[];
+  /** Also trust the system's CA certificates (default false). */
+  systemRoots?: boolean;
+  /**
+   * Accept ANY server certificate: no chain or name check. Anyone on the
+   * path can then read and change the traffic. For tests only.
+   */
+  insecureSkipVerify?: boolean;
+  /** Client certificate chain (PEM) and key, for servers that ask for one. */
+  cert?: Pem;
+  key?: Pem;
   /** ALPN protocols to offer, in order of preference. */
   alpn: string | string[];
   transport?: TransportOptions;
+  /** Keep the session ticket and resume with it next time (default false). */
+  resumption?: boolean;
+  /**
+   * Send 0-RTT data when resuming (default false; implies resumption): connect()
+   * then resolves before the handshake completes; see `handshakeComplete`.
+   */
+  earlyData?: boolean;
+  keylog?: KeyLogOption;
+  /** Local address to bind (default: loopback for a loopback server, else any). */
+  localAddress?: string;
   /** Use this backend rather than the loader's choice. */
   backend?: BackendName;
+  signal?: AbortSignal;
 }
 
 export function checkObject(value: unknown, what: string): asserts value is Record<string, unknown> {
@@ -74,8 +125,6 @@ export function describeValue(value: unknown): string {
       return 'a function';
     case 'symbol':
       return 'a symbol';
-    case 'undefined':
-      return 'undefined';
     case 'number':
     case 'bigint':
     case 'boolean':
@@ -89,6 +138,11 @@ function pemText(value: unknown, field: string): string {
   if (typeof value === 'string') return value;
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
   throw invalidArg(`${field} must be PEM text (a string or a Buffer), got ${describeValue(value)}`);
+}
+
+function pemList(value: unknown, field: string): string {
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((pem, i) => pemText(pem, Array.isArray(value) ? `${field}[${i}]` : field)).join('\n');
 }
 
 function alpnList(value: unknown): string[] {
@@ -106,6 +160,12 @@ export function checkInteger(value: unknown, field: string, min: number, max: nu
   return value;
 }
 
+export function checkBoolean(value: unknown, field: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalidArg(`${field} must be a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
 export function checkPort(value: unknown, field: string, min: number): number {
   return checkInteger(value, field, min, 65535);
 }
@@ -117,7 +177,17 @@ export function checkIp(value: unknown, field: string): string {
   return value;
 }
 
-const transportFields: readonly (keyof TransportOptions)[] = [
+/** An application error code: what QUIC carries in closes, resets and stops. */
+export function checkCode(value: unknown, field = 'code'): number {
+  return checkInteger(value, field, 0, Number.MAX_SAFE_INTEGER);
+}
+
+export function checkReason(value: unknown): string {
+  if (typeof value !== 'string') throw invalidArg(`reason must be a string, got ${describeValue(value)}`);
+  return value;
+}
+
+const numericTransportFields = [
   'idleTimeoutMs',
   'keepAliveIntervalMs',
   'maxConcurrentBidiStreams',
@@ -125,41 +195,68 @@ const transportFields: readonly (keyof TransportOptions)[] = [
   'streamReceiveWindow',
   'receiveWindow',
   'sendWindow',
-];
+  'initialMtu',
+  'datagramReceiveBufferSize',
+  'datagramSendBufferSize',
+] as const;
+const transportFields: readonly string[] = [...numericTransportFields, 'mtuDiscovery', 'congestionControl'];
+const congestionControllers: readonly string[] = ['cubic', 'newreno', 'bbr'];
 
 function transportOptions(value: unknown): TransportOptions {
   if (value === undefined) return {};
   checkObject(value, 'transport');
-  const out: Record<string, number> = {};
+  const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    if (!(transportFields as readonly string[]).includes(key)) {
+    if (!transportFields.includes(key)) {
       throw invalidArg(`transport.${key} is not a transport option (known: ${transportFields.join(', ')})`);
     }
     if (v === undefined) continue;
-    out[key] = checkInteger(v, `transport.${key}`, 0, Number.MAX_SAFE_INTEGER);
+    if (key === 'mtuDiscovery') out[key] = checkBoolean(v, 'transport.mtuDiscovery');
+    else if (key === 'congestionControl') {
+      if (typeof v !== 'string' || !congestionControllers.includes(v)) {
+        throw invalidArg(`transport.congestionControl must be one of ${congestionControllers.join(', ')}, got ${describeValue(v)}`);
+      }
+      out[key] = v;
+    } else out[key] = checkInteger(v, `transport.${key}`, 0, Number.MAX_SAFE_INTEGER);
   }
   return out;
 }
 
 /** Checks listen options and returns the core's JSON for them. */
 export function serverOptionsJson(options: ListenOptions): string {
+  let clientAuth: { ca: string; required: boolean } | undefined;
+  if (options.clientAuth !== undefined) {
+    checkObject(options.clientAuth, 'clientAuth');
+    clientAuth = {
+      ca: pemList(options.clientAuth.ca, 'clientAuth.ca'),
+      required: options.clientAuth.required === undefined ? true : checkBoolean(options.clientAuth.required, 'clientAuth.required'),
+    };
+  }
   return JSON.stringify({
     server: {
       cert: pemText(options.cert, 'cert'),
       key: pemText(options.key, 'key'),
       alpn: alpnList(options.alpn),
       transport: transportOptions(options.transport),
+      clientAuth,
+      resumption: checkBoolean(options.resumption, 'resumption'),
+      earlyData: checkBoolean(options.earlyData, 'earlyData'),
+      maxConnections: options.maxConnections === undefined ? undefined : checkInteger(options.maxConnections, 'maxConnections', 1, 1_000_000),
     },
   });
 }
 
-function caText(value: unknown): string {
-  if (value === undefined) {
-    throw invalidArg('ca is required: the PEM CA certificate(s) that the server certificate must chain to');
+const systemBundles = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
+
+/** The system's trusted CA certificates as PEM: SSL_CERT_FILE, the usual bundle paths, else Node's bundled roots. */
+export function systemRootsPem(): string {
+  for (const file of [process.env.SSL_CERT_FILE, ...systemBundles]) {
+    if (file && fs.existsSync(file)) return fs.readFileSync(file, 'utf8');
   }
-  const list = Array.isArray(value) ? value : [value];
-  return list.map((pem, i) => pemText(pem, Array.isArray(value) ? `ca[${i}]` : 'ca')).join('\n');
+  return tls.rootCertificates.join('\n');
 }
+
+let warnedInsecure = false;
 
 /** Checks connect options (host already resolved) and returns the core's JSON for them. */
 export function connectOptionsJson(options: ConnectOptions, address: string): string {
@@ -167,12 +264,61 @@ export function connectOptionsJson(options: ConnectOptions, address: string): st
   if (typeof servername !== 'string' || servername.length === 0) {
     throw invalidArg(`servername must be a non-empty string, got ${describeValue(servername)}`);
   }
+  const insecure = checkBoolean(options.insecureSkipVerify, 'insecureSkipVerify');
+  const systemRoots = checkBoolean(options.systemRoots, 'systemRoots');
+  const roots = [
+    ...(options.ca === undefined ? [] : [pemList(options.ca, 'ca')]),
+    ...(systemRoots ? [systemRootsPem()] : []),
+  ];
+  if (roots.length === 0 && !insecure) {
+    throw invalidArg('ca is required (the PEM CA certificates the server certificate must chain to), or systemRoots: true');
+  }
+  if (insecure && !warnedInsecure) {
+    warnedInsecure = true;
+    process.emitWarning('quicbridge: insecureSkipVerify is set, server certificates are NOT verified', { code: 'QUICBRIDGE_INSECURE' });
+  }
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw invalidArg('cert and key: a client certificate needs both');
+  }
   return JSON.stringify({
     address,
     port: options.port,
     serverName: servername,
-    ca: caText(options.ca),
+    ca: roots.length > 0 ? roots.join('\n') : undefined,
+    insecureSkipVerify: insecure,
+    cert: options.cert === undefined ? undefined : pemText(options.cert, 'cert'),
+    key: options.key === undefined ? undefined : pemText(options.key, 'key'),
     alpn: alpnList(options.alpn),
     transport: transportOptions(options.transport),
+    resumption: checkBoolean(options.resumption, 'resumption'),
+    earlyData: checkBoolean(options.earlyData, 'earlyData'),
   });
+}
+
+/** Turns the `keylog` option into a line callback and a way to close what it opened. */
+export function keyLogSink(option: unknown): { callback?: (line: string) => void; close(): void } {
+  if (option === undefined || option === false) return { close() {} };
+  if (typeof option === 'function') return { callback: (line) => void (option as (line: string) => void)(line), close() {} };
+  let file: string | undefined;
+  if (option === true) {
+    file = process.env.SSLKEYLOGFILE;
+    if (!file) throw invalidArg('keylog: true needs the SSLKEYLOGFILE environment variable');
+  } else if (typeof option === 'string' && option.length > 0) {
+    file = option;
+  } else {
+    throw invalidArg(`keylog must be a file path, true or a function, got ${describeValue(option)}`);
+  }
+  const fd = fs.openSync(file, 'a', 0o600);
+  let open = true;
+  return {
+    callback: (line) => {
+      if (open) fs.writeSync(fd, line);
+    },
+    close() {
+      if (open) {
+        open = false;
+        fs.closeSync(fd);
+      }
+    },
+  };
 }

@@ -1,7 +1,9 @@
-import { Duplex } from 'node:stream';
+import { addAbortSignal, Duplex, type DuplexOptions } from 'node:stream';
+import type { ReadableStream, WritableStream } from 'node:stream/web';
 
 import type { BackendStream } from './backend';
-import { awaitBinding, callBinding, fromBinding } from './errors';
+import { callBinding, fromBinding, invalidState } from './errors';
+import { checkCode } from './options';
 
 /** Bytes asked of the backend per read: large enough to amortize the call. */
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -11,22 +13,53 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+export type StreamDirection = 'bidirectional' | 'unidirectional';
+
+/** @internal */
+export interface StreamInit {
+  readable: boolean;
+  writable: boolean;
+  signal?: AbortSignal;
+}
+
 /**
- * A QUIC stream as a Node Duplex. Writes resolve only when the backend has
- * buffered them (flow control and the send window bound that buffer), and
- * the backend is read only while the readable side wants data: backpressure
- * goes all the way to the peer.
+ * A QUIC stream as a Node Duplex (and, through `toWeb()`, Web Streams).
+ * Writes resolve only when the backend has buffered them (flow control and
+ * the send window bound that buffer), and the backend is read only while
+ * the readable side wants data: backpressure reaches the peer.
+ *
+ * A unidirectional stream is only writable (ours) or only readable (the
+ * peer's).
  */
 export class QuicStream extends Duplex {
   readonly #handle: BackendStream;
+  readonly direction: StreamDirection;
   #reading = false;
-  #sendDone = false;
-  #receiveDone = false;
+  /** Our sending half is finished or reset: nothing more to tell the peer. */
+  #sendDone: boolean;
+  /** Our receiving half ended, failed or was stopped. */
+  #receiveDone: boolean;
+  #resetByUs = false;
+  #stoppedByUs = false;
+  #web: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } | undefined;
 
   /** @internal */
-  constructor(handle: BackendStream) {
-    super({ allowHalfOpen: true, readableHighWaterMark: HIGH_WATER_MARK, writableHighWaterMark: HIGH_WATER_MARK });
+  constructor(handle: BackendStream, init: StreamInit) {
+    // `readable`/`writable: false` make one side of a unidirectional stream
+    // start out ended (Node supports them; its typings lag).
+    const options: DuplexOptions & { readable: boolean; writable: boolean } = {
+      allowHalfOpen: true,
+      readable: init.readable,
+      writable: init.writable,
+      readableHighWaterMark: HIGH_WATER_MARK,
+      writableHighWaterMark: HIGH_WATER_MARK,
+    };
+    super(options);
     this.#handle = handle;
+    this.direction = init.readable && init.writable ? 'bidirectional' : 'unidirectional';
+    this.#sendDone = !init.writable;
+    this.#receiveDone = !init.readable;
+    if (init.signal) addAbortSignal(init.signal, this);
   }
 
   /** The QUIC stream ID. */
@@ -34,14 +67,24 @@ export class QuicStream extends Duplex {
     return this.#handle.id;
   }
 
+  /** Whether the peer opened this stream in 0-RTT data (before the handshake completed). */
+  get early(): boolean {
+    return this.#handle.early;
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#handle.write(chunk).then(
       () => callback(),
-      (error: unknown) => callback(fromBinding(error)),
+      // Data written after our own reset is discarded by design.
+      (error: unknown) => callback(this.#resetByUs ? null : fromBinding(error)),
     );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    if (this.#resetByUs) {
+      callback();
+      return;
+    }
     try {
       callBinding(() => this.#handle.finish());
       this.#sendDone = true;
@@ -52,11 +95,12 @@ export class QuicStream extends Duplex {
   }
 
   override _read(): void {
-    if (this.#reading) return;
+    if (this.#reading || this.#receiveDone) return;
     this.#reading = true;
-    awaitBinding(this.#handle.read(READ_CHUNK_BYTES)).then(
+    this.#handle.read(READ_CHUNK_BYTES).then(
       (chunk) => {
         this.#reading = false;
+        if (this.#stoppedByUs) return;
         if (chunk === null) {
           this.#receiveDone = true;
           this.push(null);
@@ -67,9 +111,40 @@ export class QuicStream extends Duplex {
       (error: unknown) => {
         this.#reading = false;
         this.#receiveDone = true;
-        this.destroy(error as Error);
+        if (!this.#stoppedByUs) this.destroy(fromBinding(error));
       },
     );
+  }
+
+  /**
+   * Abandons our sending half with RESET_STREAM: the peer's reads fail with
+   * ERR_QUIC_STREAM_RESET carrying `code`. What was not yet sent is dropped.
+   */
+  reset(code = 0): void {
+    checkCode(code);
+    callBinding(() => this.#handle.reset(code));
+    this.#resetByUs = true;
+    this.#sendDone = true;
+    this.end();
+  }
+
+  /**
+   * Asks the peer to stop sending with STOP_SENDING: its writes fail with
+   * ERR_QUIC_STREAM_STOPPED carrying `code`. Our readable side ends.
+   */
+  stopSending(code = 0): void {
+    checkCode(code);
+    if (this.#receiveDone) throw invalidState('the receiving half is already finished or stopped');
+    callBinding(() => this.#handle.stop(code));
+    this.#stoppedByUs = true;
+    this.#receiveDone = true;
+    this.push(null);
+  }
+
+  /** The same stream as Web Streams (the Duplex must not be used directly afterwards). */
+  toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
+    this.#web ??= Duplex.toWeb(this);
+    return this.#web;
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

@@ -1,36 +1,57 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { Backend, BackendEndpoint, BoundEndpoint } from './backend';
+import type { Backend, BackendEndpoint, BoundEndpoint, KeyLogCallback } from './backend';
 import { createUdpTransport, type DatagramTransport } from './datagram-transport';
 import { packageRoot } from './package-root';
 
+type Send = (data: Uint8Array, address: string, port: number) => void;
+
 interface WasmEndpoint extends BackendEndpoint {
   receive(datagram: Uint8Array, address: string, port: number): void;
+  rebind(send: Send, localAddress: string, localPort: number): void;
 }
 
-interface WasmBinding {
+export interface WasmBinding {
   version(): string;
-  WasmEndpoint: new (
-    send: (data: Uint8Array, address: string, port: number) => void,
-    localAddress: string,
-    localPort: number,
-    options: string,
-  ) => WasmEndpoint;
+  WasmEndpoint: new (send: Send, localAddress: string, localPort: number, options: string, keylog?: KeyLogCallback) => WasmEndpoint;
 }
 
 export const defaultWasmPath = path.join(packageRoot, 'wasm', 'pkg', 'quicbridge_wasm.js');
 
-/** A wasm endpoint on any datagram transport. */
-export function endpointOnTransport(binding: WasmBinding, transport: DatagramTransport, options: string): BoundEndpoint {
-  const endpoint = new binding.WasmEndpoint(
-    (data, address, port) => transport.send(data, address, port),
-    transport.localAddress.address,
-    transport.localAddress.port,
-    options,
-  );
-  transport.onDatagram((data, address, port) => endpoint.receive(data, address, port));
-  return { endpoint, release: () => transport.close() };
+/**
+ * A wasm endpoint on any datagram transport; `openTransport` supplies the
+ * transports it rebinds to.
+ */
+export function endpointOnTransport(
+  binding: WasmBinding,
+  transport: DatagramTransport,
+  options: string,
+  keylog: KeyLogCallback | undefined,
+  openTransport: (address: string, port: number) => Promise<DatagramTransport>,
+): BoundEndpoint {
+  const send = (t: DatagramTransport): Send => (data, address, port) => t.send(data, address, port);
+  const endpoint = new binding.WasmEndpoint(send(transport), transport.localAddress.address, transport.localAddress.port, options, keylog);
+  const receive = (data: Uint8Array, address: string, port: number) => endpoint.receive(data, address, port);
+  transport.onDatagram(receive);
+  let current = transport;
+  return {
+    endpoint,
+    async rebind(address, port) {
+      const next = await openTransport(address, port);
+      try {
+        endpoint.rebind(send(next), next.localAddress.address, next.localAddress.port);
+      } catch (error) {
+        await next.close();
+        throw error;
+      }
+      next.onDatagram(receive);
+      const previous = current;
+      current = next;
+      await previous.close();
+    },
+    release: () => current.close(),
+  };
 }
 
 /**
@@ -52,10 +73,10 @@ export function loadWasmBackend(): Backend {
     name: 'wasm',
     path: file,
     version: binding.version(),
-    async bind(address: string, port: number, options: string): Promise<BoundEndpoint> {
+    async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const transport = await createUdpTransport(address, port);
       try {
-        return endpointOnTransport(binding, transport, options);
+        return endpointOnTransport(binding, transport, options, keylog, createUdpTransport);
       } catch (error) {
         await transport.close();
         throw error;

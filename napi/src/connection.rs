@@ -1,3 +1,4 @@
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use quicbridge_core::{app_code, Connection};
 
@@ -28,6 +29,32 @@ impl NativeConnection {
     }
 
     #[napi]
+    pub async fn open_uni(&self) -> napi::Result<NativeStream> {
+        Ok(NativeStream::new(self.inner.open_uni().await.or_throw()?))
+    }
+
+    #[napi]
+    pub async fn accept_uni(&self) -> napi::Result<NativeStream> {
+        Ok(NativeStream::new(self.inner.accept_uni().await.or_throw()?))
+    }
+
+    #[napi]
+    pub fn send_datagram(&self, data: Buffer) -> napi::Result<()> {
+        self.inner.send_datagram(&data).or_throw()
+    }
+
+    #[napi]
+    pub async fn read_datagram(&self) -> napi::Result<Buffer> {
+        Ok(Buffer::from(self.inner.read_datagram().await.or_throw()?))
+    }
+
+    /// `null` when the peer does not accept datagrams.
+    #[napi]
+    pub fn max_datagram_size(&self) -> Option<u32> {
+        self.inner.max_datagram_size().map(|n| n as u32)
+    }
+
+    #[napi]
     pub fn close(&self, code: f64, reason: String) -> napi::Result<()> {
         let code = app_code(code, "code").or_throw()?;
         self.inner.close(code, &reason).or_throw()
@@ -39,9 +66,34 @@ impl NativeConnection {
         self.inner.closed().await.to_json()
     }
 
+    /// Settles once the handshake completes with what became of 0-RTT:
+    /// `notAttempted`, `accepted` or `rejected`.
+    #[napi]
+    pub async fn handshake_complete(&self) -> napi::Result<&'static str> {
+        let early_data = self.inner.handshake_complete().await.or_throw()?;
+        Ok(early_data.as_str())
+    }
+
     /// JSON of `ConnectionInfo`.
     #[napi]
     pub fn info(&self) -> String {
         self.inner.info_json()
+    }
+
+    /// JSON of `Stats`.
+    #[napi]
+    pub fn stats(&self) -> String {
+        self.inner.stats_json()
+    }
+
+    /// JSON array of the peer's certificates as PEM.
+    #[napi]
+    pub fn peer_certificates(&self) -> String {
+        self.inner.peer_certificates_json()
+    }
+
+    #[napi]
+    pub fn force_key_update(&self) {
+        self.inner.force_key_update();
     }
 }

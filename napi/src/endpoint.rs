@@ -1,44 +1,57 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error};
-use quinn::{Runtime, TokioRuntime};
+use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error, KeyLogSink};
+use quinn::{AsyncUdpSocket, Runtime, TokioRuntime};
 
 use crate::connection::NativeConnection;
-use crate::error::{to_napi, OrThrow};
+use crate::error::OrThrow;
+
+/// A JavaScript `(line: string) => void` callable from quinn's threads; weak,
+/// so that it does not keep the process alive by itself.
+type LineCallback = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
 
 #[napi]
 pub struct NativeEndpoint {
     inner: Endpoint,
 }
 
-fn bind_socket(address: &str, port: u32) -> quicbridge_core::Result<std::net::UdpSocket> {
+fn bind_socket(address: &str, port: u32) -> quicbridge_core::Result<Arc<dyn AsyncUdpSocket>> {
     let ip: IpAddr = address
         .parse()
         .map_err(|_| Error::invalid_arg(format!("address: {address:?} is not an IP address")))?;
     let port = u16::try_from(port)
         .map_err(|_| Error::invalid_arg(format!("port: must be 0 to 65535, got {port}")))?;
-    Ok(std::net::UdpSocket::bind(SocketAddr::new(ip, port))?)
+    let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+    Ok(TokioRuntime.wrap_udp_socket(socket)?)
 }
 
 #[napi]
 impl NativeEndpoint {
     /// Binds a UDP socket on `address:port` (port 0 picks one) and starts an
-    /// endpoint on it; `options` is the JSON of `EndpointOptions`.
+    /// endpoint on it; `options` is the JSON of `EndpointOptions`; `keylog`
+    /// receives TLS secrets in SSLKEYLOGFILE format.
     #[napi(factory)]
-    pub async fn bind(address: String, port: u32, options: String) -> napi::Result<Self> {
+    pub async fn bind(
+        address: String,
+        port: u32,
+        options: String,
+        keylog: Option<LineCallback>,
+    ) -> napi::Result<Self> {
         let options = EndpointOptions::from_json(&options).or_throw()?;
         let socket = bind_socket(&address, port).or_throw()?;
-        let runtime = Arc::new(TokioRuntime);
-        let socket = runtime
-            .wrap_udp_socket(socket)
-            .map_err(|e| to_napi(e.into()))?;
-        let inner = Endpoint::new(socket, runtime, &options).or_throw()?;
+        let keylog = keylog.map(|callback| -> KeyLogSink {
+            Arc::new(move |line| {
+                callback.call(line, ThreadsafeFunctionCallMode::NonBlocking);
+            })
+        });
+        let inner = Endpoint::new(socket, Arc::new(TokioRuntime), &options, keylog).or_throw()?;
         Ok(NativeEndpoint { inner })
     }
 
-    /// `"ip:port"`-free JSON `{ address, port }` of the bound socket.
+    /// JSON `{ address, port }` of the bound socket.
     #[napi]
     pub fn local_address(&self) -> napi::Result<String> {
         let addr = self.inner.local_addr().or_throw()?;
@@ -61,6 +74,19 @@ impl NativeEndpoint {
     pub async fn accept(&self) -> napi::Result<Option<NativeConnection>> {
         let connection = self.inner.accept().await.or_throw()?;
         Ok(connection.map(NativeConnection::new))
+    }
+
+    /// Moves the endpoint to a new socket on `address:port`; its
+    /// connections migrate.
+    #[napi]
+    pub async fn rebind(&self, address: String, port: u32) -> napi::Result<()> {
+        let socket = bind_socket(&address, port).or_throw()?;
+        self.inner.rebind(socket).or_throw()
+    }
+
+    #[napi]
+    pub fn open_connections(&self) -> u32 {
+        self.inner.open_connections() as u32
     }
 
     #[napi]

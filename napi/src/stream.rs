@@ -22,6 +22,12 @@ impl NativeStream {
         self.inner.id() as f64
     }
 
+    /// Whether the peer opened this stream in 0-RTT data.
+    #[napi(getter)]
+    pub fn early(&self) -> bool {
+        self.inner.is_early()
+    }
+
     /// Resolves when all of `data` is buffered for sending (backpressure).
     #[napi]
     pub async fn write(&self, data: Buffer) -> napi::Result<()> {

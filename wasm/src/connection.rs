@@ -1,4 +1,4 @@
-use js_sys::Promise;
+use js_sys::{Promise, Uint8Array};
 use quicbridge_core::{app_code, Connection};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -17,26 +17,61 @@ impl WasmConnection {
     }
 }
 
+/// A promise of the stream an async core call yields.
+fn stream_promise<F>(future: F) -> Promise
+where
+    F: std::future::Future<Output = quicbridge_core::Result<quicbridge_core::Stream>> + 'static,
+{
+    future_to_promise(async move { Ok(WasmStream::new(future.await.or_throw()?).into()) })
+}
+
 #[wasm_bindgen]
 impl WasmConnection {
     /// Resolves with a `WasmStream`.
     #[wasm_bindgen(js_name = openBi)]
     pub fn open_bi(&self) -> Promise {
         let connection = self.inner.clone();
-        future_to_promise(async move {
-            let stream = connection.open_bi().await.or_throw()?;
-            Ok(WasmStream::new(stream).into())
-        })
+        stream_promise(async move { connection.open_bi().await })
     }
 
-    /// Resolves with the peer's next `WasmStream`.
+    /// Resolves with the peer's next bidirectional `WasmStream`.
     #[wasm_bindgen(js_name = acceptBi)]
     pub fn accept_bi(&self) -> Promise {
         let connection = self.inner.clone();
+        stream_promise(async move { connection.accept_bi().await })
+    }
+
+    #[wasm_bindgen(js_name = openUni)]
+    pub fn open_uni(&self) -> Promise {
+        let connection = self.inner.clone();
+        stream_promise(async move { connection.open_uni().await })
+    }
+
+    #[wasm_bindgen(js_name = acceptUni)]
+    pub fn accept_uni(&self) -> Promise {
+        let connection = self.inner.clone();
+        stream_promise(async move { connection.accept_uni().await })
+    }
+
+    #[wasm_bindgen(js_name = sendDatagram)]
+    pub fn send_datagram(&self, data: &[u8]) -> Result<(), JsValue> {
+        self.inner.send_datagram(data).or_throw()
+    }
+
+    /// Resolves with the next datagram the peer sent.
+    #[wasm_bindgen(js_name = readDatagram)]
+    pub fn read_datagram(&self) -> Promise {
+        let connection = self.inner.clone();
         future_to_promise(async move {
-            let stream = connection.accept_bi().await.or_throw()?;
-            Ok(WasmStream::new(stream).into())
+            let datagram = connection.read_datagram().await.or_throw()?;
+            Ok(Uint8Array::from(&datagram[..]).into())
         })
+    }
+
+    /// `undefined` when the peer does not accept datagrams.
+    #[wasm_bindgen(js_name = maxDatagramSize)]
+    pub fn max_datagram_size(&self) -> Option<u32> {
+        self.inner.max_datagram_size().map(|n| n as u32)
     }
 
     pub fn close(&self, code: f64, reason: &str) -> Result<(), JsValue> {
@@ -50,8 +85,35 @@ impl WasmConnection {
         future_to_promise(async move { Ok(connection.closed().await.to_json().into()) })
     }
 
+    /// Resolves once the handshake completes with what became of 0-RTT:
+    /// `notAttempted`, `accepted` or `rejected`.
+    #[wasm_bindgen(js_name = handshakeComplete)]
+    pub fn handshake_complete(&self) -> Promise {
+        let connection = self.inner.clone();
+        future_to_promise(async move {
+            let early_data = connection.handshake_complete().await.or_throw()?;
+            Ok(early_data.as_str().into())
+        })
+    }
+
     /// JSON of `ConnectionInfo`.
     pub fn info(&self) -> String {
         self.inner.info_json()
+    }
+
+    /// JSON of `Stats`.
+    pub fn stats(&self) -> String {
+        self.inner.stats_json()
+    }
+
+    /// JSON array of the peer's certificates as PEM.
+    #[wasm_bindgen(js_name = peerCertificates)]
+    pub fn peer_certificates(&self) -> String {
+        self.inner.peer_certificates_json()
+    }
+
+    #[wasm_bindgen(js_name = forceKeyUpdate)]
+    pub fn force_key_update(&self) {
+        self.inner.force_key_update();
     }
 }

@@ -1,14 +1,16 @@
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use js_sys::Promise;
-use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error};
+use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error, KeyLogSink};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::connection::WasmConnection;
 use crate::error::OrThrow;
 use crate::runtime::JsRuntime;
+use crate::single_threaded::SingleThreaded;
 use crate::socket::HostSocket;
 
 fn socket_addr(address: &str, port: u32) -> quicbridge_core::Result<SocketAddr> {
@@ -23,7 +25,16 @@ fn socket_addr(address: &str, port: u32) -> quicbridge_core::Result<SocketAddr> 
 #[wasm_bindgen]
 pub struct WasmEndpoint {
     inner: Endpoint,
-    socket: Arc<HostSocket>,
+    /// The socket datagrams from the host go to; replaced by `rebind`.
+    socket: RefCell<Arc<HostSocket>>,
+}
+
+fn host_socket(
+    send: js_sys::Function,
+    address: &str,
+    port: u32,
+) -> quicbridge_core::Result<Arc<HostSocket>> {
+    Ok(Arc::new(HostSocket::new(socket_addr(address, port)?, send)))
 }
 
 #[wasm_bindgen]
@@ -31,26 +42,57 @@ impl WasmEndpoint {
     /// An endpoint on a datagram transport owned by the host: `send(bytes,
     /// address, port)` transmits one datagram; the host passes each datagram
     /// it receives to `receive`. `local_address:local_port` is where the
-    /// transport is bound; `options` is the JSON of `EndpointOptions`.
+    /// transport is bound; `options` is the JSON of `EndpointOptions`;
+    /// `keylog` receives TLS secrets in SSLKEYLOGFILE format.
     #[wasm_bindgen(constructor)]
     pub fn new(
         send: js_sys::Function,
         local_address: &str,
         local_port: u32,
         options: &str,
+        keylog: Option<js_sys::Function>,
     ) -> Result<WasmEndpoint, JsValue> {
         let options = EndpointOptions::from_json(options).or_throw()?;
-        let local = socket_addr(local_address, local_port).or_throw()?;
-        let socket = Arc::new(HostSocket::new(local, send));
-        let inner = Endpoint::new(socket.clone(), Arc::new(JsRuntime), &options).or_throw()?;
-        Ok(WasmEndpoint { inner, socket })
+        let socket = host_socket(send, local_address, local_port).or_throw()?;
+        let keylog = keylog.map(|callback| -> KeyLogSink {
+            let callback = SingleThreaded(callback);
+            Arc::new(move |line| {
+                // A throwing callback loses its line, not the connection.
+                let _ = callback.call1(&JsValue::NULL, &JsValue::from_str(&line));
+            })
+        });
+        let inner =
+            Endpoint::new(socket.clone(), Arc::new(JsRuntime), &options, keylog).or_throw()?;
+        Ok(WasmEndpoint {
+            inner,
+            socket: RefCell::new(socket),
+        })
     }
 
     /// Hands the endpoint one datagram received from `address:port`.
     pub fn receive(&self, datagram: Vec<u8>, address: &str, port: u32) -> Result<(), JsValue> {
         let from = socket_addr(address, port).or_throw()?;
-        self.socket.deliver(datagram, from);
+        self.socket.borrow().deliver(datagram, from);
         Ok(())
+    }
+
+    /// Moves the endpoint to another host transport (bound at
+    /// `local_address:local_port`); its connections migrate.
+    pub fn rebind(
+        &self,
+        send: js_sys::Function,
+        local_address: &str,
+        local_port: u32,
+    ) -> Result<(), JsValue> {
+        let socket = host_socket(send, local_address, local_port).or_throw()?;
+        self.inner.rebind(socket.clone()).or_throw()?;
+        *self.socket.borrow_mut() = socket;
+        Ok(())
+    }
+
+    #[wasm_bindgen(js_name = openConnections)]
+    pub fn open_connections(&self) -> u32 {
+        self.inner.open_connections() as u32
     }
 
     #[wasm_bindgen(js_name = localAddress)]

@@ -23,6 +23,12 @@ impl WasmStream {
         self.inner.id() as f64
     }
 
+    /// Whether the peer opened this stream in 0-RTT data.
+    #[wasm_bindgen(getter)]
+    pub fn early(&self) -> bool {
+        self.inner.is_early()
+    }
+
     /// Resolves when all of `data` is buffered for sending (backpressure).
     pub fn write(&self, data: Vec<u8>) -> Promise {
         let stream = self.inner.clone();

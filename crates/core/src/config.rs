@@ -6,12 +6,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use quinn::{IdleTimeout, TransportConfig, VarInt};
+use quinn::congestion::{BbrConfig, CubicConfig, NewRenoConfig};
+use quinn::{IdleTimeout, MtuDiscoveryConfig, TransportConfig, VarInt};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
-use crate::tls;
+use crate::error::{Error, ErrorCode, Result};
+use crate::tls::{self, TlsContext};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -20,11 +21,21 @@ pub(crate) fn from_json<T: DeserializeOwned>(json: &str, what: &str) -> Result<T
     serde_json::from_str(json).map_err(|e| Error::invalid_arg(format!("{what}: {e}")))
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CongestionControl {
+    #[default]
+    Cubic,
+    NewReno,
+    Bbr,
+}
+
 /// Per-connection transport limits, shared by clients and servers.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransportOptions {
-    /// Close the connection after this long without traffic (default 30 s).
+    /// Close the connection after this long without traffic (default 30 s;
+    /// 0 disables).
     pub idle_timeout_ms: Option<u64>,
     /// Send keep-alives this often; unset means none.
     pub keep_alive_interval_ms: Option<u64>,
@@ -37,6 +48,17 @@ pub struct TransportOptions {
     pub receive_window: Option<u64>,
     /// Bytes we buffer for sending across all streams of a connection.
     pub send_window: Option<u64>,
+    /// The UDP payload size to start with (default 1200).
+    pub initial_mtu: Option<u64>,
+    /// Probe for a larger path MTU (default: where the socket sets
+    /// don't-fragment, which is needed for the probes to mean anything).
+    pub mtu_discovery: Option<bool>,
+    pub congestion_control: Option<CongestionControl>,
+    /// Bytes of received datagrams kept until read (default 1 MiB); 0
+    /// disables receiving datagrams, which the peer learns.
+    pub datagram_receive_buffer_size: Option<u64>,
+    /// Bytes of datagrams queued for sending (default 1 MiB).
+    pub datagram_send_buffer_size: Option<u64>,
 }
 
 pub(crate) const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
@@ -44,9 +66,13 @@ pub(crate) const DEFAULT_MAX_STREAMS: u64 = 100;
 pub(crate) const DEFAULT_STREAM_RECEIVE_WINDOW: u64 = 2 * MIB;
 pub(crate) const DEFAULT_RECEIVE_WINDOW: u64 = 16 * MIB;
 pub(crate) const DEFAULT_SEND_WINDOW: u64 = 16 * MIB;
+pub(crate) const DEFAULT_DATAGRAM_BUFFER: u64 = MIB;
 /// The largest window anyone may configure: a hard cap on what a peer can
 /// make us buffer, whatever the options say.
 const MAX_WINDOW: u64 = 1024 * MIB;
+/// QUIC's minimum and the largest UDP payload over IPv4.
+pub(crate) const MIN_MTU: u64 = 1200;
+pub(crate) const MAX_MTU: u64 = 65527;
 
 fn bounded(value: Option<u64>, default: u64, min: u64, max: u64, field: &str) -> Result<u64> {
     let value = value.unwrap_or(default);
@@ -62,8 +88,16 @@ fn varint(value: u64) -> VarInt {
     VarInt::from_u64(value).expect("bounded values fit in a varint")
 }
 
+/// What the socket under an endpoint can do, as far as options care.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SocketTraits {
+    /// Datagrams may be fragmented (no don't-fragment bit): MTU discovery
+    /// cannot work over such a socket.
+    pub may_fragment: bool,
+}
+
 impl TransportOptions {
-    pub(crate) fn to_quinn(&self) -> Result<Arc<TransportConfig>> {
+    pub(crate) fn to_quinn(&self, socket: SocketTraits) -> Result<Arc<TransportConfig>> {
         let mut config = TransportConfig::default();
         let idle = bounded(
             self.idle_timeout_ms,
@@ -72,7 +106,6 @@ impl TransportOptions {
             (1 << 62) - 1,
             "idleTimeoutMs",
         )?;
-        // 0 disables the idle timeout, as in the QUIC transport parameter.
         config.max_idle_timeout(if idle == 0 {
             None
         } else {
@@ -126,9 +159,76 @@ impl TransportOptions {
         config.stream_receive_window(varint(stream_window));
         config.receive_window(varint(window));
         config.send_window(send_window);
+
+        let initial_mtu = bounded(self.initial_mtu, MIN_MTU, MIN_MTU, MAX_MTU, "initialMtu")?;
+        config.initial_mtu(initial_mtu as u16);
+        match self.mtu_discovery {
+            Some(true) if socket.may_fragment => {
+                return Err(Error::new(
+                    ErrorCode::BackendUnsupported,
+                    "transport.mtuDiscovery needs a socket that sets don't-fragment; \
+                     this endpoint's datagram transport may fragment (the wasm backend's \
+                     node:dgram socket does), so MTU probes would prove nothing",
+                ));
+            }
+            Some(false) => {
+                config.mtu_discovery_config(None);
+            }
+            _ => {
+                let mut mtud = MtuDiscoveryConfig::default();
+                mtud.upper_bound(MAX_MTU as u16);
+                config.mtu_discovery_config(Some(mtud));
+            }
+        }
+        match self.congestion_control.unwrap_or_default() {
+            CongestionControl::Cubic => {
+                config.congestion_controller_factory(Arc::new(CubicConfig::default()))
+            }
+            CongestionControl::NewReno => {
+                config.congestion_controller_factory(Arc::new(NewRenoConfig::default()))
+            }
+            CongestionControl::Bbr => {
+                config.congestion_controller_factory(Arc::new(BbrConfig::default()))
+            }
+        };
+        let datagram_receive = bounded(
+            self.datagram_receive_buffer_size,
+            DEFAULT_DATAGRAM_BUFFER,
+            0,
+            MAX_WINDOW,
+            "datagramReceiveBufferSize",
+        )?;
+        config.datagram_receive_buffer_size(
+            (datagram_receive > 0).then_some(datagram_receive as usize),
+        );
+        let datagram_send = bounded(
+            self.datagram_send_buffer_size,
+            DEFAULT_DATAGRAM_BUFFER,
+            KIB,
+            MAX_WINDOW,
+            "datagramSendBufferSize",
+        )?;
+        config.datagram_send_buffer_size(datagram_send as usize);
         Ok(Arc::new(config))
     }
 }
+
+/// Client certificates a server asks for (mutual TLS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientAuthOptions {
+    /// PEM CA certificate(s) client certificates must chain to.
+    pub ca: String,
+    /// Refuse clients without a certificate (default true).
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub(crate) const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -140,14 +240,38 @@ pub struct ServerOptions {
     pub alpn: Vec<String>,
     #[serde(default)]
     pub transport: TransportOptions,
+    pub client_auth: Option<ClientAuthOptions>,
+    /// Issue session tickets so that clients can resume.
+    #[serde(default)]
+    pub resumption: bool,
+    /// Accept 0-RTT data from resuming clients (implies resumption). Such
+    /// data can be replayed by an attacker: only for idempotent requests.
+    #[serde(default)]
+    pub early_data: bool,
+    /// Connections beyond this are refused with CONNECTION_REFUSED.
+    pub max_connections: Option<u64>,
 }
 
 impl ServerOptions {
-    pub(crate) fn to_quinn(&self) -> Result<quinn::ServerConfig> {
-        let crypto = tls::server_crypto(self)?;
+    pub(crate) fn to_quinn(
+        &self,
+        socket: SocketTraits,
+        tls: &TlsContext,
+    ) -> Result<quinn::ServerConfig> {
+        let crypto = tls::server_crypto(self, tls)?;
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        config.transport_config(self.transport.to_quinn()?);
+        config.transport_config(self.transport.to_quinn(socket)?);
         Ok(config)
+    }
+
+    pub(crate) fn max_connections(&self) -> Result<usize> {
+        let max = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if max == 0 || max > 1_000_000 {
+            return Err(Error::invalid_arg(format!(
+                "maxConnections must be between 1 and 1000000, got {max}"
+            )));
+        }
+        Ok(max as usize)
     }
 }
 
@@ -174,9 +298,22 @@ pub struct ConnectOptions {
     pub server_name: String,
     /// PEM CA certificate(s) the server's chain must lead to.
     pub ca: Option<String>,
+    /// Accept any server certificate. Makes the connection open to
+    /// interception; for tests against throwaway certificates only.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// PEM client certificate chain and key, for servers that ask for one.
+    pub cert: Option<String>,
+    pub key: Option<String>,
     pub alpn: Vec<String>,
     #[serde(default)]
     pub transport: TransportOptions,
+    /// Keep session tickets and resume with them.
+    #[serde(default)]
+    pub resumption: bool,
+    /// Send 0-RTT data when resuming (implies resumption).
+    #[serde(default)]
+    pub early_data: bool,
 }
 
 impl ConnectOptions {
@@ -194,10 +331,14 @@ impl ConnectOptions {
         Ok(SocketAddr::new(ip, self.port))
     }
 
-    pub(crate) fn to_quinn(&self) -> Result<quinn::ClientConfig> {
-        let crypto = tls::client_crypto(self)?;
+    pub(crate) fn to_quinn(
+        &self,
+        socket: SocketTraits,
+        tls: &TlsContext,
+    ) -> Result<quinn::ClientConfig> {
+        let crypto = tls::client_crypto(self, tls)?;
         let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-        config.transport_config(self.transport.to_quinn()?);
+        config.transport_config(self.transport.to_quinn(socket)?);
         Ok(config)
     }
 }
@@ -205,6 +346,11 @@ impl ConnectOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const FRAGMENTING: SocketTraits = SocketTraits { may_fragment: true };
+    const DONT_FRAGMENT: SocketTraits = SocketTraits {
+        may_fragment: false,
+    };
 
     #[test]
     fn unknown_fields_are_rejected_by_name() {
@@ -214,12 +360,51 @@ mod tests {
 
     #[test]
     fn windows_are_bounded_by_default_and_checked() {
-        assert!(TransportOptions::default().to_quinn().is_ok());
+        assert!(TransportOptions::default().to_quinn(DONT_FRAGMENT).is_ok());
         let huge = TransportOptions {
             receive_window: Some(u64::MAX >> 2),
             ..Default::default()
         };
-        let err = huge.to_quinn().unwrap_err();
+        let err = huge.to_quinn(DONT_FRAGMENT).unwrap_err();
         assert!(err.message().contains("receiveWindow"));
+    }
+
+    #[test]
+    fn mtu_discovery_needs_a_dont_fragment_socket() {
+        let asked = TransportOptions {
+            mtu_discovery: Some(true),
+            ..Default::default()
+        };
+        assert!(asked.to_quinn(DONT_FRAGMENT).is_ok());
+        let err = asked.to_quinn(FRAGMENTING).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::BackendUnsupported);
+        // Unset means "where possible": fine on either socket.
+        assert!(TransportOptions::default().to_quinn(FRAGMENTING).is_ok());
+    }
+
+    #[test]
+    fn initial_mtu_is_range_checked() {
+        for bad in [0, 1199, 65528] {
+            let options = TransportOptions {
+                initial_mtu: Some(bad),
+                ..Default::default()
+            };
+            let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+            assert!(err.message().contains("initialMtu"), "{}", err.message());
+        }
+    }
+
+    #[test]
+    fn congestion_controllers_parse() {
+        for (name, expected) in [
+            ("cubic", CongestionControl::Cubic),
+            ("newreno", CongestionControl::NewReno),
+            ("bbr", CongestionControl::Bbr),
+        ] {
+            let options: TransportOptions =
+                from_json(&format!(r#"{{"congestionControl":"{name}"}}"#), "t").unwrap();
+            assert_eq!(options.congestion_control, Some(expected));
+        }
+        assert!(from_json::<TransportOptions>(r#"{"congestionControl":"vegas"}"#, "t").is_err());
     }
 }

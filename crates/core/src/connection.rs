@@ -1,10 +1,15 @@
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use quinn::{ConnectionError, VarInt};
+use bytes::Bytes;
+use quinn::{ConnectionError, SendDatagramError, VarInt, ZeroRttAccepted};
+use rustls_pki_types::CertificateDer;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::close::{connection_error, CloseInfo, LocalClose};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
+use crate::stats::Stats;
 use crate::stream::Stream;
 
 /// The close this side initiated, shared with the connection's streams so
@@ -27,25 +32,68 @@ impl LocalCloseCell {
     }
 }
 
+/// Whether this connection used 0-RTT, as far as is known yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EarlyData {
+    /// No 0-RTT on this connection.
+    NotAttempted,
+    /// 0-RTT was attempted (client) or is possible (server); the handshake
+    /// has not completed yet.
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl EarlyData {
+    /// The name JavaScript sees (as in the serialized form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EarlyData::NotAttempted => "notAttempted",
+            EarlyData::Pending => "pending",
+            EarlyData::Accepted => "accepted",
+            EarlyData::Rejected => "rejected",
+        }
+    }
+}
+
+/// Where the handshake of a connection that started early stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handshake {
+    Pending,
+    Complete(EarlyData),
+    /// The connection ended before the handshake completed.
+    Failed,
+}
+
 /// A QUIC connection; cheap to clone, all clones are the same connection.
 #[derive(Debug, Clone)]
 pub struct Connection {
     inner: quinn::Connection,
+    endpoint: quinn::Endpoint,
     local_close: LocalCloseCell,
     /// The name a client connected to; servers learn it from the handshake.
     server_name: Option<String>,
+    handshake: watch::Receiver<Handshake>,
 }
 
-/// What a caller may want to know about an established connection.
+/// What a caller may want to know about a connection; read live, since
+/// addresses change with migration.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionInfo {
+    pub local_address: String,
+    pub local_port: u16,
     pub remote_address: String,
     pub remote_port: u16,
     /// The negotiated ALPN protocol.
     pub alpn: Option<String>,
     /// The server name the client asked for (SNI).
     pub server_name: Option<String>,
+    pub side: &'static str,
+    pub early_data: EarlyData,
+    /// Whether the TLS handshake has completed.
+    pub handshake_complete: bool,
 }
 
 /// The longest close reason we send; longer ones are refused rather than
@@ -53,20 +101,59 @@ pub struct ConnectionInfo {
 const MAX_REASON_BYTES: usize = 1024;
 
 impl Connection {
-    pub(crate) fn new(inner: quinn::Connection, server_name: Option<String>) -> Self {
+    pub(crate) fn new(
+        inner: quinn::Connection,
+        endpoint: quinn::Endpoint,
+        server_name: Option<String>,
+    ) -> Self {
+        let (_, handshake) = watch::channel(Handshake::Complete(EarlyData::NotAttempted));
         Connection {
             inner,
+            endpoint,
             local_close: LocalCloseCell::default(),
             server_name,
+            handshake,
         }
     }
 
+    /// A connection that is usable before its handshake completes (0-RTT on
+    /// a client, 0.5-RTT on a server); `accepted` settles when it completes.
+    pub(crate) fn new_early(
+        inner: quinn::Connection,
+        endpoint: quinn::Endpoint,
+        server_name: Option<String>,
+        accepted: ZeroRttAccepted,
+        runtime: &dyn quinn::Runtime,
+    ) -> Self {
+        let (tx, handshake) = watch::channel(Handshake::Pending);
+        let connection = inner.clone();
+        runtime.spawn(Box::pin(async move {
+            // quinn reports "not accepted" both for a rejection and for a
+            // connection lost mid-handshake; the close reason tells them apart.
+            let outcome = if accepted.await {
+                Handshake::Complete(EarlyData::Accepted)
+            } else if connection.close_reason().is_some() {
+                Handshake::Failed
+            } else {
+                Handshake::Complete(EarlyData::Rejected)
+            };
+            let _ = tx.send(outcome);
+        }));
+        Connection {
+            inner,
+            endpoint,
+            local_close: LocalCloseCell::default(),
+            server_name,
+            handshake,
+        }
+    }
+
+    fn error(&self, e: &ConnectionError) -> Error {
+        self.local_close.error(e)
+    }
+
     pub async fn open_bi(&self) -> Result<Stream> {
-        let (send, recv) = self
-            .inner
-            .open_bi()
-            .await
-            .map_err(|e| self.local_close.error(&e))?;
+        let (send, recv) = self.inner.open_bi().await.map_err(|e| self.error(&e))?;
         Ok(Stream::new(
             Some(send),
             Some(recv),
@@ -77,16 +164,64 @@ impl Connection {
     /// The next bidirectional stream the peer opens; fails once the
     /// connection is closed.
     pub async fn accept_bi(&self) -> Result<Stream> {
-        let (send, recv) = self
-            .inner
-            .accept_bi()
-            .await
-            .map_err(|e| self.local_close.error(&e))?;
+        let (send, recv) = self.inner.accept_bi().await.map_err(|e| self.error(&e))?;
         Ok(Stream::new(
             Some(send),
             Some(recv),
             self.local_close.clone(),
         ))
+    }
+
+    pub async fn open_uni(&self) -> Result<Stream> {
+        let send = self.inner.open_uni().await.map_err(|e| self.error(&e))?;
+        Ok(Stream::new(Some(send), None, self.local_close.clone()))
+    }
+
+    pub async fn accept_uni(&self) -> Result<Stream> {
+        let recv = self.inner.accept_uni().await.map_err(|e| self.error(&e))?;
+        Ok(Stream::new(None, Some(recv), self.local_close.clone()))
+    }
+
+    /// Queues an unreliable datagram (RFC 9221). When the send buffer is
+    /// full the oldest queued datagrams are dropped, as UDP would.
+    pub fn send_datagram(&self, data: &[u8]) -> Result<()> {
+        self.inner
+            .send_datagram(Bytes::copy_from_slice(data))
+            .map_err(|e| match e {
+                SendDatagramError::UnsupportedByPeer => Error::new(
+                    ErrorCode::DatagramUnsupported,
+                    "the peer does not accept datagrams (it did not enable RFC 9221)",
+                ),
+                SendDatagramError::Disabled => Error::new(
+                    ErrorCode::DatagramUnsupported,
+                    "datagrams are disabled on this connection",
+                ),
+                SendDatagramError::TooLarge => Error::new(
+                    ErrorCode::DatagramTooLarge,
+                    format!(
+                        "a {} byte datagram exceeds the current maximum of {} bytes",
+                        data.len(),
+                        self.inner.max_datagram_size().unwrap_or(0)
+                    ),
+                ),
+                SendDatagramError::ConnectionLost(e) => self.error(&e),
+            })
+    }
+
+    /// The next datagram the peer sent.
+    pub async fn read_datagram(&self) -> Result<Vec<u8>> {
+        let datagram = self
+            .inner
+            .read_datagram()
+            .await
+            .map_err(|e| self.error(&e))?;
+        Ok(Vec::from(datagram))
+    }
+
+    /// The largest datagram that can be sent now; `None` when the peer
+    /// does not accept datagrams.
+    pub fn max_datagram_size(&self) -> Option<usize> {
+        self.inner.max_datagram_size()
     }
 
     pub fn close(&self, code: VarInt, reason: &str) -> Result<()> {
@@ -110,26 +245,97 @@ impl Connection {
         CloseInfo::from_error(&error, self.local_close.get().as_ref())
     }
 
+    /// Settles when the handshake has completed, with what became of 0-RTT;
+    /// fails if the connection ended first.
+    pub async fn handshake_complete(&self) -> Result<EarlyData> {
+        let mut handshake = self.handshake.clone();
+        let outcome = *handshake
+            .wait_for(|state| *state != Handshake::Pending)
+            .await
+            .map_err(|_| Error::invalid_state("handshake outcome lost"))?;
+        match outcome {
+            Handshake::Complete(early_data) => Ok(early_data),
+            _ => Err(match self.inner.close_reason() {
+                Some(error) => self.error(&error),
+                None => Error::invalid_state("handshake did not complete"),
+            }),
+        }
+    }
+
+    fn local_address(&self) -> SocketAddr {
+        let bound = self
+            .endpoint
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        match self.inner.local_ip() {
+            Some(ip) if bound.ip().is_unspecified() => SocketAddr::new(ip, bound.port()),
+            _ => bound,
+        }
+    }
+
     pub fn info(&self) -> ConnectionInfo {
         let remote = self.inner.remote_address();
-        let handshake = self
+        let local = self.local_address();
+        let tls = self
             .inner
             .handshake_data()
             .and_then(|data| data.downcast::<quinn::crypto::rustls::HandshakeData>().ok());
+        let handshake = *self.handshake.borrow();
+        let early_data = match handshake {
+            Handshake::Pending => EarlyData::Pending,
+            Handshake::Complete(early_data) => early_data,
+            Handshake::Failed => EarlyData::Rejected,
+        };
         ConnectionInfo {
+            local_address: local.ip().to_string(),
+            local_port: local.port(),
             remote_address: remote.ip().to_string(),
             remote_port: remote.port(),
-            alpn: handshake
+            alpn: tls
                 .as_ref()
                 .and_then(|h| h.protocol.as_ref())
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
-            server_name: handshake
+            server_name: tls
                 .and_then(|h| h.server_name)
                 .or_else(|| self.server_name.clone()),
+            side: if self.inner.side().is_client() {
+                "client"
+            } else {
+                "server"
+            },
+            early_data,
+            handshake_complete: matches!(handshake, Handshake::Complete(_)),
         }
     }
 
     pub fn info_json(&self) -> String {
         serde_json::to_string(&self.info()).expect("connection info serializes")
+    }
+
+    /// The peer's certificate chain as PEM, leaf first (empty when the peer
+    /// sent none, as clients without a certificate do).
+    pub fn peer_certificates(&self) -> Vec<String> {
+        self.inner
+            .peer_identity()
+            .and_then(|identity| identity.downcast::<Vec<CertificateDer<'static>>>().ok())
+            .map(|certs| crate::tls::to_pem(&certs))
+            .unwrap_or_default()
+    }
+
+    pub fn peer_certificates_json(&self) -> String {
+        serde_json::to_string(&self.peer_certificates()).expect("strings serialize")
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats::from_quinn(&self.inner.stats(), self.inner.rtt())
+    }
+
+    pub fn stats_json(&self) -> String {
+        serde_json::to_string(&self.stats()).expect("stats serialize")
+    }
+
+    /// Starts a TLS key update (new 1-RTT keys); the peer follows.
+    pub fn force_key_update(&self) {
+        self.inner.force_key_update();
     }
 }

@@ -5,9 +5,10 @@ use quinn::{AsyncUdpSocket, EndpointConfig, Runtime, VarInt};
 use tokio::sync::{mpsc, Mutex as AsyncMutex, Notify};
 
 use crate::close::connection_error;
-use crate::config::{ConnectOptions, EndpointOptions};
+use crate::config::{ConnectOptions, EndpointOptions, SocketTraits};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
+use crate::tls::{KeyLogSink, TlsContext};
 
 /// Established connections the server holds for `accept()` before it stops
 /// taking new handshakes off the socket.
@@ -18,6 +19,9 @@ const ACCEPT_BACKLOG: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     inner: quinn::Endpoint,
+    runtime: Arc<dyn Runtime>,
+    socket: SocketTraits,
+    tls: TlsContext,
     accepted: Option<Arc<AsyncMutex<mpsc::Receiver<Connection>>>>,
     _accept_loop_guard: Arc<StopOnDrop>,
 }
@@ -33,16 +37,41 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// How the accept loop treats each incoming connection attempt.
+struct AcceptPolicy {
+    max_connections: usize,
+    early_data: bool,
+}
+
 impl Endpoint {
     /// An endpoint on `socket`, driven by `runtime`. With `options.server`
-    /// it accepts connections.
+    /// it accepts connections. `keylog`, when given, receives the TLS
+    /// secrets of every connection of this endpoint.
     pub fn new(
         socket: Arc<dyn AsyncUdpSocket>,
         runtime: Arc<dyn Runtime>,
         options: &EndpointOptions,
+        keylog: Option<KeyLogSink>,
     ) -> Result<Self> {
-        let server_config = options.server.as_ref().map(|s| s.to_quinn()).transpose()?;
-        let is_server = server_config.is_some();
+        let traits = SocketTraits {
+            may_fragment: socket.may_fragment(),
+        };
+        let tls = TlsContext { keylog };
+        let server_config = options
+            .server
+            .as_ref()
+            .map(|s| s.to_quinn(traits, &tls))
+            .transpose()?;
+        let policy = options
+            .server
+            .as_ref()
+            .map(|s| {
+                Ok::<_, Error>(AcceptPolicy {
+                    max_connections: s.max_connections()?,
+                    early_data: s.early_data,
+                })
+            })
+            .transpose()?;
         let inner = quinn::Endpoint::new_with_abstract_socket(
             EndpointConfig::default(),
             server_config,
@@ -50,19 +79,22 @@ impl Endpoint {
             runtime.clone(),
         )?;
         let stop_accepting = Arc::new(StopOnDrop::default());
-        let accepted = is_server.then(|| {
+        let accepted = policy.map(|policy| {
             let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);
-            let stop = stop_accepting.0.clone();
             runtime.spawn(Box::pin(accept_loop(
                 inner.clone(),
                 tx,
                 runtime.clone(),
-                stop,
+                stop_accepting.0.clone(),
+                policy,
             )));
             Arc::new(AsyncMutex::new(rx))
         });
         Ok(Endpoint {
             inner,
+            runtime,
+            socket: traits,
+            tls,
             accepted,
             _accept_loop_guard: stop_accepting,
         })
@@ -74,7 +106,7 @@ impl Endpoint {
 
     pub async fn connect(&self, options: &ConnectOptions) -> Result<Connection> {
         let remote = options.remote()?;
-        let config = options.to_quinn()?;
+        let config = options.to_quinn(self.socket, &self.tls)?;
         let connecting = self
             .inner
             .connect_with(config, remote, &options.server_name)
@@ -90,8 +122,26 @@ impl Endpoint {
                 }
                 other => Error::new(ErrorCode::Limit, other.to_string()),
             })?;
+        let server_name = Some(options.server_name.clone());
+        let connecting = if options.early_data {
+            match connecting.into_0rtt() {
+                Ok((conn, accepted)) => {
+                    return Ok(Connection::new_early(
+                        conn,
+                        self.inner.clone(),
+                        server_name,
+                        accepted,
+                        self.runtime.as_ref(),
+                    ))
+                }
+                // No session to resume yet: a full handshake.
+                Err(connecting) => connecting,
+            }
+        } else {
+            connecting
+        };
         match connecting.await {
-            Ok(conn) => Ok(Connection::new(conn, Some(options.server_name.clone()))),
+            Ok(conn) => Ok(Connection::new(conn, self.inner.clone(), server_name)),
             Err(e) => Err(connection_error(&e, None)),
         }
     }
@@ -105,6 +155,17 @@ impl Endpoint {
             ));
         };
         Ok(accepted.lock().await.recv().await)
+    }
+
+    /// Moves the endpoint to another socket (a new local port or address);
+    /// its connections migrate to the new path.
+    pub fn rebind(&self, socket: Arc<dyn AsyncUdpSocket>) -> Result<()> {
+        Ok(self.inner.rebind_abstract(socket)?)
+    }
+
+    /// Connections open on this endpoint, handshaking ones included.
+    pub fn open_connections(&self) -> usize {
+        self.inner.open_connections()
     }
 
     pub fn close(&self, code: VarInt, reason: &str) {
@@ -123,6 +184,7 @@ async fn accept_loop(
     accepted: mpsc::Sender<Connection>,
     runtime: Arc<dyn Runtime>,
     stop: Arc<Notify>,
+    policy: AcceptPolicy,
 ) {
     loop {
         let incoming = tokio::select! {
@@ -131,12 +193,43 @@ async fn accept_loop(
             _ = stop.notified() => None,
         };
         let Some(incoming) = incoming else { break };
+        // The attempt itself already counts as open.
+        if endpoint.open_connections() > policy.max_connections {
+            incoming.refuse();
+            continue;
+        }
+        let Ok(connecting) = incoming.accept() else {
+            continue;
+        };
         let accepted = accepted.clone();
+        let endpoint = endpoint.clone();
+        let task_runtime = runtime.clone();
+        let early_data = policy.early_data;
         runtime.spawn(Box::pin(async move {
-            if let Ok(conn) = incoming.await {
+            let connection = if early_data {
+                match connecting.into_0rtt() {
+                    Ok((conn, zero_rtt)) => Some(Connection::new_early(
+                        conn,
+                        endpoint,
+                        None,
+                        zero_rtt,
+                        task_runtime.as_ref(),
+                    )),
+                    Err(connecting) => connecting
+                        .await
+                        .ok()
+                        .map(|conn| Connection::new(conn, endpoint, None)),
+                }
+            } else {
+                connecting
+                    .await
+                    .ok()
+                    .map(|conn| Connection::new(conn, endpoint, None))
+            };
+            if let Some(connection) = connection {
                 // The receiver is gone only when the endpoint is; then the
                 // connection simply drops (and closes).
-                let _ = accepted.send(Connection::new(conn, None)).await;
+                let _ = accepted.send(connection).await;
             }
         }));
     }

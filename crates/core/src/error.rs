@@ -18,6 +18,10 @@ pub enum ErrorCode {
     Protocol,
     VersionMismatch,
     Io,
+    DatagramUnsupported,
+    DatagramTooLarge,
+    EarlyDataRejected,
+    BackendUnsupported,
 }
 
 impl ErrorCode {
@@ -36,6 +40,10 @@ impl ErrorCode {
             ErrorCode::Protocol => "ERR_QUIC_PROTOCOL",
             ErrorCode::VersionMismatch => "ERR_QUIC_VERSION_MISMATCH",
             ErrorCode::Io => "ERR_QUIC_IO",
+            ErrorCode::DatagramUnsupported => "ERR_QUIC_DATAGRAM_UNSUPPORTED",
+            ErrorCode::DatagramTooLarge => "ERR_QUIC_DATAGRAM_TOO_LARGE",
+            ErrorCode::EarlyDataRejected => "ERR_QUIC_EARLY_DATA_REJECTED",
+            ErrorCode::BackendUnsupported => "ERR_QUIC_BACKEND_UNSUPPORTED",
         }
     }
 }

@@ -5,21 +5,27 @@
 //! and translate values. Structured values cross the binding boundary as
 //! JSON strings (parsed and validated here, once), bytes as byte buffers.
 
+mod base64;
 mod close;
 mod config;
 mod connection;
 mod endpoint;
 mod error;
+mod stats;
 mod stream;
 mod tls;
 
 pub use close::{CloseInfo, CloseKind};
-pub use config::{ConnectOptions, EndpointOptions, ServerOptions, TransportOptions};
-pub use connection::Connection;
-pub use connection::ConnectionInfo;
+pub use config::{
+    ClientAuthOptions, CongestionControl, ConnectOptions, EndpointOptions, ServerOptions,
+    TransportOptions,
+};
+pub use connection::{Connection, ConnectionInfo, EarlyData};
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorCode, Result};
+pub use stats::Stats;
 pub use stream::{Stream, MAX_READ_BYTES};
+pub use tls::KeyLogSink;
 
 /// Checks an application error code coming from JavaScript (a `number`).
 pub fn app_code(value: f64, what: &str) -> Result<quinn::VarInt> {

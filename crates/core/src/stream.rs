@@ -16,6 +16,8 @@ pub const MAX_READ_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Stream {
     id: u64,
+    /// Opened in 0-RTT (before the handshake completed).
+    early: bool,
     send: Option<Arc<Mutex<quinn::SendStream>>>,
     recv: Option<Arc<Mutex<quinn::RecvStream>>>,
     local_close: LocalCloseCell,
@@ -37,8 +39,10 @@ impl Stream {
             .map(|s| s.id())
             .or_else(|| recv.as_ref().map(|r| r.id()))
             .expect("a stream has at least one half");
+        let early = recv.as_ref().is_some_and(|r| r.is_0rtt());
         Stream {
             id: VarInt::from(id).into_inner(),
+            early,
             send: send.map(|s| Arc::new(Mutex::new(s))),
             recv: recv.map(|r| Arc::new(Mutex::new(r))),
             local_close,
@@ -47,6 +51,15 @@ impl Stream {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Whether the peer opened this stream in 0-RTT data.
+    pub fn is_early(&self) -> bool {
+        self.early
+    }
+
+    pub fn is_bidirectional(&self) -> bool {
+        self.send.is_some() && self.recv.is_some()
     }
 
     fn send_half(&self) -> Result<&Mutex<quinn::SendStream>> {
@@ -130,9 +143,10 @@ impl Stream {
             ),
             WriteError::ConnectionLost(e) => self.local_close.error(&e),
             WriteError::ClosedStream => Error::invalid_state("stream already finished or reset"),
-            WriteError::ZeroRttRejected => {
-                Error::new(ErrorCode::Protocol, "0-RTT data was rejected by the peer")
-            }
+            WriteError::ZeroRttRejected => Error::new(
+                ErrorCode::EarlyDataRejected,
+                "the peer rejected 0-RTT: this stream's data was not delivered",
+            ),
         }
     }
 
@@ -146,9 +160,10 @@ impl Stream {
             ReadError::ConnectionLost(e) => self.local_close.error(&e),
             ReadError::ClosedStream => Error::invalid_state("stream already stopped"),
             ReadError::IllegalOrderedRead => Error::invalid_state("ordered read after unordered"),
-            ReadError::ZeroRttRejected => {
-                Error::new(ErrorCode::Protocol, "0-RTT data was rejected by the peer")
-            }
+            ReadError::ZeroRttRejected => Error::new(
+                ErrorCode::EarlyDataRejected,
+                "the peer rejected 0-RTT: this stream was discarded",
+            ),
         }
     }
 }

@@ -2,21 +2,70 @@
 //! provider (the one provider that does QUIC on wasm32 as well), and
 //! certificate verification on unless the caller names the risk.
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use rustls::RootCertStore;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientSessionMemoryCache, Resumption};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::config::{ConnectOptions, ServerOptions};
 use crate::error::{Error, Result};
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+/// Receives key log lines (SSLKEYLOGFILE format, newline included).
+pub type KeyLogSink = Arc<dyn Fn(String) + Send + Sync>;
+
+/// What TLS configurations of one endpoint share.
+#[derive(Clone, Default)]
+pub struct TlsContext {
+    pub keylog: Option<KeyLogSink>,
+}
+
+impl fmt::Debug for TlsContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsContext")
+            .field("keylog", &self.keylog.is_some())
+            .finish()
+    }
+}
+
+struct SinkKeyLog(KeyLogSink);
+
+impl fmt::Debug for SinkKeyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SinkKeyLog")
+    }
+}
+
+impl rustls::KeyLog for SinkKeyLog {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        (self.0)(format!("{label} {} {}\n", hex(client_random), hex(secret)));
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn parse_certs(pem: &str, field: &str) -> Result<Vec<CertificateDer<'static>>> {
+/// Sessions of every client of this process (per backend instance), so that
+/// a new connection to a server can resume an earlier one's session.
+fn client_sessions() -> Arc<ClientSessionMemoryCache> {
+    static SESSIONS: OnceLock<Arc<ClientSessionMemoryCache>> = OnceLock::new();
+    SESSIONS
+        .get_or_init(|| Arc::new(ClientSessionMemoryCache::new(1024)))
+        .clone()
+}
+
+pub(crate) fn parse_certs(pem: &str, field: &str) -> Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::invalid_arg(format!("{field}: not valid PEM certificates ({e})")))?;
@@ -33,18 +82,27 @@ fn parse_key(pem: &str, field: &str) -> Result<PrivateKeyDer<'static>> {
         .map_err(|e| Error::invalid_arg(format!("{field}: no usable PEM private key ({e})")))
 }
 
-fn alpn_protocols(alpn: &[String], field: &str) -> Result<Vec<Vec<u8>>> {
+fn root_store(pem: &str, field: &str) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for cert in parse_certs(pem, field)? {
+        roots
+            .add(cert)
+            .map_err(|e| Error::invalid_arg(format!("{field}: unusable certificate ({e})")))?;
+    }
+    Ok(roots)
+}
+
+fn alpn_protocols(alpn: &[String]) -> Result<Vec<Vec<u8>>> {
     if alpn.is_empty() {
-        return Err(Error::invalid_arg(format!(
-            "{field}: QUIC requires at least one ALPN protocol"
-        )));
+        return Err(Error::invalid_arg(
+            "alpn: QUIC requires at least one ALPN protocol",
+        ));
     }
     alpn.iter()
         .map(|p| {
             if p.is_empty() || p.len() > 255 {
                 Err(Error::invalid_arg(format!(
-                    "{field}: each ALPN protocol must be 1 to 255 bytes, got {:?}",
-                    p
+                    "alpn: each protocol must be 1 to 255 bytes, got {p:?}"
                 )))
             } else {
                 Ok(p.as_bytes().to_vec())
@@ -53,36 +111,153 @@ fn alpn_protocols(alpn: &[String], field: &str) -> Result<Vec<Vec<u8>>> {
         .collect()
 }
 
-pub(crate) fn server_crypto(options: &ServerOptions) -> Result<QuicServerConfig> {
+pub(crate) fn server_crypto(
+    options: &ServerOptions,
+    context: &TlsContext,
+) -> Result<QuicServerConfig> {
     let certs = parse_certs(&options.cert, "cert")?;
     let key = parse_key(&options.key, "key")?;
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| Error::invalid_arg(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| Error::invalid_arg(e.to_string()))?;
+    let builder = match &options.client_auth {
+        None => builder.with_no_client_auth(),
+        Some(auth) => {
+            let roots = Arc::new(root_store(&auth.ca, "clientAuth.ca")?);
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider());
+            let verifier = if auth.required {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| Error::invalid_arg(format!("clientAuth: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut tls = builder
         .with_single_cert(certs, key)
         .map_err(|e| Error::invalid_arg(format!("cert/key: {e}")))?;
-    tls.alpn_protocols = alpn_protocols(&options.alpn, "alpn")?;
+    tls.alpn_protocols = alpn_protocols(&options.alpn)?;
+    if !(options.resumption || options.early_data) {
+        tls.send_tls13_tickets = 0;
+    }
+    if options.early_data {
+        // QUIC's 0-RTT is governed by this value being exactly u32::MAX.
+        tls.max_early_data_size = u32::MAX;
+    }
+    if let Some(sink) = &context.keylog {
+        tls.key_log = Arc::new(SinkKeyLog(sink.clone()));
+    }
     QuicServerConfig::try_from(tls).map_err(|e| Error::invalid_arg(e.to_string()))
 }
 
-pub(crate) fn client_crypto(options: &ConnectOptions) -> Result<QuicClientConfig> {
-    let Some(ca) = options.ca.as_deref() else {
-        return Err(Error::invalid_arg(
-            "ca: a PEM CA certificate to verify the server against is required",
-        ));
-    };
-    let mut roots = RootCertStore::empty();
-    for cert in parse_certs(ca, "ca")? {
-        roots
-            .add(cert)
-            .map_err(|e| Error::invalid_arg(format!("ca: unusable certificate ({e})")))?;
-    }
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+pub(crate) fn client_crypto(
+    options: &ConnectOptions,
+    context: &TlsContext,
+) -> Result<QuicClientConfig> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| Error::invalid_arg(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = alpn_protocols(&options.alpn, "alpn")?;
+        .map_err(|e| Error::invalid_arg(e.to_string()))?;
+    let builder = match (&options.ca, options.insecure_skip_verify) {
+        (_, true) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCertificate(provider()))),
+        (Some(ca), false) => builder.with_root_certificates(root_store(ca, "ca")?),
+        (None, false) => {
+            return Err(Error::invalid_arg(
+                "ca: a PEM CA certificate to verify the server against is required",
+            ))
+        }
+    };
+    let mut tls = match (&options.cert, &options.key) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(cert), Some(key)) => builder
+            .with_client_auth_cert(parse_certs(cert, "cert")?, parse_key(key, "key")?)
+            .map_err(|e| Error::invalid_arg(format!("cert/key: {e}")))?,
+        _ => {
+            return Err(Error::invalid_arg(
+                "cert and key: a client certificate needs both",
+            ))
+        }
+    };
+    tls.alpn_protocols = alpn_protocols(&options.alpn)?;
+    tls.resumption = if options.resumption || options.early_data {
+        Resumption::store(client_sessions())
+    } else {
+        Resumption::disabled()
+    };
+    tls.enable_early_data = options.early_data;
+    if let Some(sink) = &context.keylog {
+        tls.key_log = Arc::new(SinkKeyLog(sink.clone()));
+    }
     QuicClientConfig::try_from(tls).map_err(|e| Error::invalid_arg(e.to_string()))
+}
+
+/// Skips certificate verification (chain and name) but still checks that
+/// the server holds the key of the certificate it sent.
+#[derive(Debug)]
+struct AcceptAnyServerCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyServerCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// DER certificates as PEM text.
+pub(crate) fn to_pem(certs: &[CertificateDer<'_>]) -> Vec<String> {
+    certs
+        .iter()
+        .map(|cert| {
+            let encoded = crate::base64::encode(cert.as_ref());
+            let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+            for line in encoded.as_bytes().chunks(64) {
+                pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+                pem.push('\n');
+            }
+            pem.push_str("-----END CERTIFICATE-----\n");
+            pem
+        })
+        .collect()
 }
