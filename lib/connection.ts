@@ -3,8 +3,9 @@ import { X509Certificate } from 'node:crypto';
 
 import { raceAbort, signalOf, type AbortOptions } from './abort';
 import type { BackendConnection, BackendName, BackendStream, BoundEndpoint, EarlyDataState } from './backend';
-import { awaitBinding, callBinding, invalidState, QuicConnectionError, QuicTlsError } from './errors';
-import { checkCode, checkIp, checkObject, checkPort, checkReason } from './options';
+import type { LoopHold } from './keep-alive';
+import { awaitBinding, callBinding, invalidArg, invalidState, QuicConnectionError, QuicTlsError } from './errors';
+import { checkCode, checkIp, checkObject, checkPort, checkReason, describeValue } from './options';
 import { QuicStream } from './stream';
 
 export type CloseKind = 'application' | 'transport' | 'idleTimeout' | 'statelessReset' | 'versionMismatch' | 'cidsExhausted';
@@ -78,7 +79,7 @@ type StreamKind = 'bidi' | 'uni';
 export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
   readonly #handle: BackendConnection;
   /** The endpoint this connection owns (client connections made by connect()). */
-  readonly #owned: BoundEndpoint | undefined;
+  readonly #owned: { bound: BoundEndpoint; hold: LoopHold } | undefined;
   readonly #pendingAccept: Partial<Record<StreamKind, Promise<BackendStream>>> = {};
   #handshake: Promise<EarlyDataState> | undefined;
   #isClosed = false;
@@ -92,7 +93,7 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
   readonly closed: Promise<CloseInfo>;
 
   /** @internal */
-  constructor(handle: BackendConnection, backend: BackendName, owned?: BoundEndpoint, onClosed?: () => Promise<void>) {
+  constructor(handle: BackendConnection, backend: BackendName, owned?: { bound: BoundEndpoint; hold: LoopHold }, onClosed?: () => Promise<void>) {
     super();
     this.#handle = handle;
     this.#owned = owned;
@@ -258,7 +259,7 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
    */
   sendDatagram(data: Uint8Array | string): void {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array or a string');
+    if (!(bytes instanceof Uint8Array)) throw invalidArg(`data must be a Uint8Array or a string, got ${describeValue(data)}`);
     callBinding(() => this.#handle.sendDatagram(bytes));
   }
 
@@ -340,8 +341,23 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
     const port = checkPort(options.port ?? 0, 'port', 0);
     if (!this.#owned) throw invalidState('only connections made by connect() own their socket and can rebind it');
     if (this.#isClosed) throw invalidState('the connection is closed');
-    await awaitBinding(this.#owned.rebind(address, port));
+    await awaitBinding(this.#owned.bound.rebind(address, port));
     return this.localAddress;
+  }
+
+  /**
+   * Lets the process exit while this (client) connection is all that is
+   * open, as `net.Socket.unref()`. Server-side connections follow their server.
+   */
+  unref(): this {
+    this.#owned?.hold.unref();
+    return this;
+  }
+
+  /** Undoes `unref()`. */
+  ref(): this {
+    this.#owned?.hold.ref();
+    return this;
   }
 
   /** Starts a TLS key update (new 1-RTT keys); the peer follows. */

@@ -5,6 +5,7 @@ import { raceAbort, signalOf, type AbortOptions } from './abort';
 import type { Backend, BackendConnection, BoundEndpoint } from './backend';
 import { QuicConnection, type SocketAddress } from './connection';
 import { awaitBinding, callBinding, invalidArg } from './errors';
+import { holdLoop, type LoopHold } from './keep-alive';
 import { loadBackend } from './loader';
 import {
   checkCode,
@@ -20,13 +21,14 @@ import {
 } from './options';
 
 /** Closes an endpoint, lets its connections drain, and releases its socket: once. */
-function shutdown(bound: BoundEndpoint, onReleased: () => void): (code: number, reason: string) => Promise<void> {
+function shutdown(bound: BoundEndpoint, hold: LoopHold, onReleased: () => void): (code: number, reason: string) => Promise<void> {
   let done: Promise<void> | undefined;
   return (code, reason) => {
     done ??= (async () => {
       callBinding(() => bound.endpoint.close(code, reason));
       await bound.endpoint.waitIdle();
       await bound.release();
+      hold.release();
       onReleased();
     })();
     return done;
@@ -38,13 +40,26 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
   readonly #bound: BoundEndpoint;
   readonly #backend: Backend;
   readonly #shutdown: (code: number, reason: string) => Promise<void>;
+  readonly #hold = holdLoop();
   #pendingAccept: Promise<BackendConnection | null> | undefined;
 
   /** @internal */
   constructor(bound: BoundEndpoint, backend: Backend, onClosed: () => void) {
     this.#bound = bound;
     this.#backend = backend;
-    this.#shutdown = shutdown(bound, onClosed);
+    this.#shutdown = shutdown(bound, this.#hold, onClosed);
+  }
+
+  /** Lets the process exit while this server is the only thing open (as `net.Server.unref()`). */
+  unref(): this {
+    this.#hold.unref();
+    return this;
+  }
+
+  /** Undoes `unref()`. */
+  ref(): this {
+    this.#hold.ref();
+    return this;
   }
 
   /** The backend this server runs on. */
@@ -177,11 +192,12 @@ export async function connect(options: ConnectOptions): Promise<QuicConnection> 
     keylog.close();
     throw error;
   }
-  const release = shutdown(bound, () => keylog.close());
+  const hold = holdLoop();
+  const release = shutdown(bound, hold, () => keylog.close());
   try {
     // Aborting closes the endpoint, which ends the handshake for real.
     const handle = await raceAbort(awaitBinding(bound.endpoint.connect(json)), signal, (late) => late.close(0, 'aborted'));
-    return new QuicConnection(handle, backend.name, bound, () => release(0, ''));
+    return new QuicConnection(handle, backend.name, { bound, hold }, () => release(0, ''));
   } catch (error) {
     await release(0, 'connect failed');
     throw error;

@@ -1,5 +1,11 @@
 import { addAbortSignal, Duplex, type DuplexOptions } from 'node:stream';
-import type { ReadableStream, WritableStream } from 'node:stream/web';
+import {
+  ByteLengthQueuingStrategy,
+  ReadableStream as WebReadableStream,
+  type ReadableStream,
+  WritableStream as WebWritableStream,
+  type WritableStream,
+} from 'node:stream/web';
 
 import type { BackendStream } from './backend';
 import { callBinding, fromBinding, invalidState } from './errors';
@@ -60,6 +66,25 @@ export class QuicStream extends Duplex {
     this.#sendDone = !init.writable;
     this.#receiveDone = !init.readable;
     if (init.signal) addAbortSignal(init.signal, this);
+  }
+
+  /**
+   * Iterating reads to the end without destroying the stream (Node's
+   * default iterator destroys it, which would reset our sending half before
+   * a reply could be written). Leaving the loop early sends STOP_SENDING.
+   */
+  override [Symbol.asyncIterator](): ReturnType<Duplex[typeof Symbol.asyncIterator]> {
+    return this.#iterate() as ReturnType<Duplex[typeof Symbol.asyncIterator]>;
+  }
+
+  async *#iterate(): AsyncGenerator<Buffer> {
+    let complete = false;
+    try {
+      for await (const chunk of this.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+      complete = true;
+    } finally {
+      if (!complete && !this.#receiveDone && !this.destroyed) this.stopSending(0);
+    }
   }
 
   /** The QUIC stream ID. */
@@ -141,10 +166,53 @@ export class QuicStream extends Duplex {
     this.push(null);
   }
 
-  /** The same stream as Web Streams (the Duplex must not be used directly afterwards). */
+  /**
+   * The same stream as Web Streams, with the same backpressure (use one
+   * form or the other, not both). Node's own `Duplex.toWeb` is not used:
+   * on Node 20 its readable side waits for the writable side to finish,
+   * which deadlocks an echo.
+   */
   toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
-    this.#web ??= Duplex.toWeb(this);
+    this.#web ??= { readable: this.#webReadable(), writable: this.#webWritable() };
     return this.#web;
+  }
+
+  #webReadable(): ReadableStream<Uint8Array> {
+    return new WebReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.pause();
+          this.on('data', (chunk: Buffer) => {
+            controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            if ((controller.desiredSize ?? 0) <= 0) this.pause();
+          });
+          this.once('end', () => controller.close());
+          this.once('error', (error) => controller.error(error));
+        },
+        pull: () => {
+          this.resume();
+        },
+        cancel: () => {
+          if (!this.#receiveDone) this.stopSending(0);
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: HIGH_WATER_MARK }),
+    );
+  }
+
+  #webWritable(): WritableStream<Uint8Array> {
+    return new WebWritableStream<Uint8Array>({
+      // Settles once the backend has buffered the chunk: the same backpressure as write().
+      write: (chunk) => new Promise<void>((resolve, reject) => this.write(chunk, (error) => (error ? reject(error) : resolve()))),
+      close: () =>
+        new Promise<void>((resolve, reject) => {
+          this.once('error', reject);
+          this.end(() => resolve());
+        }),
+      abort: () => {
+        if (!this.#sendDone) this.reset(0);
+      },
+    });
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

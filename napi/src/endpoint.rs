@@ -5,6 +5,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error, KeyLogSink};
 use quinn::{AsyncUdpSocket, Runtime, TokioRuntime};
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::connection::NativeConnection;
 use crate::error::OrThrow;
@@ -24,9 +25,18 @@ fn bind_socket(address: &str, port: u32) -> quicbridge_core::Result<Arc<dyn Asyn
         .map_err(|_| Error::invalid_arg(format!("address: {address:?} is not an IP address")))?;
     let port = u16::try_from(port)
         .map_err(|_| Error::invalid_arg(format!("port: must be 0 to 65535, got {port}")))?;
-    let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
-    Ok(TokioRuntime.wrap_udp_socket(socket)?)
+    let addr = SocketAddr::new(ip, port);
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Room for a burst of a congestion window's worth of datagrams: the
+    // kernel's default (~200 KiB) drops packets at loopback speeds. Best
+    // effort, the OS caps it (net.core.rmem_max).
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES);
+    socket.bind(&addr.into())?;
+    Ok(TokioRuntime.wrap_udp_socket(socket.into())?)
 }
+
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
 #[napi]
 impl NativeEndpoint {

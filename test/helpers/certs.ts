@@ -84,3 +84,25 @@ export async function createPki(): Promise<{ ca: TestCa; server: TestLeaf }> {
   const ca = await createCa();
   return { ca, server: await issueLeaf(ca) };
 }
+
+/** A self-signed server certificate (no CA behind it) for `names`. */
+export async function createSelfSigned(names: string[] = ['localhost', '127.0.0.1']): Promise<TestLeaf> {
+  const keys: KeyPair = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const sans = names.map((n) => (/^[\d.]+$|:/.test(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n }));
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=${names[0] ?? 'self-signed'}`,
+    notBefore: new Date(Date.now() - day),
+    notAfter: new Date(Date.now() + 30 * day),
+    keys,
+    signingAlgorithm: algorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.SubjectAlternativeNameExtension(sans),
+    ],
+  });
+  const certPem = cert.toString('pem') + '\n';
+  const keyPem = pemKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return { certPem, keyPem, chainPem: certPem };
+}

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
-import { listen, type ListenOptions, type QuicServer } from '../../lib/index';
-import type { TestLeaf } from './certs';
+import { connect, listen, type ConnectOptions, type ListenOptions, type QuicConnection, type QuicServer } from '../../lib/index';
+import { serverBackend } from './backend';
+import { createPki, type TestCa, type TestLeaf } from './certs';
 
 export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -14,12 +15,53 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** A server on 127.0.0.1 that echoes every bidirectional stream back. */
-export function startEchoServer(leaf: TestLeaf, options: Partial<ListenOptions> = {}): Promise<QuicServer> {
+/** Listens on 127.0.0.1 with the suite's server backend. */
+export function listenTest(
+  leaf: TestLeaf,
+  options: Partial<ListenOptions> = {},
+  onConnection?: (connection: QuicConnection) => void | Promise<void>,
+): Promise<QuicServer> {
   return listen(
-    { address: '127.0.0.1', port: 0, cert: leaf.chainPem, key: leaf.keyPem, alpn: ['echo'], ...options },
-    async (connection) => {
-      for await (const stream of connection.streams()) stream.pipe(stream);
-    },
+    { address: '127.0.0.1', port: 0, cert: leaf.chainPem, key: leaf.keyPem, alpn: ['echo'], backend: serverBackend(), ...options },
+    onConnection,
   );
+}
+
+/** A server that echoes every bidirectional stream back. */
+export function startEchoServer(leaf: TestLeaf, options: Partial<ListenOptions> = {}): Promise<QuicServer> {
+  return listenTest(leaf, options, async (connection) => {
+    for await (const stream of connection.streams()) stream.pipe(stream);
+  });
+}
+
+export interface Pair {
+  ca: TestCa;
+  leaf: TestLeaf;
+  server: QuicServer;
+  client: QuicConnection;
+  /** The server's side of `client`. */
+  serverSide: QuicConnection;
+  close: () => Promise<void>;
+}
+
+/** A server (no handler: the test drives the server side) and one client connected to it. */
+export async function connectedPair(
+  serverOptions: Partial<ListenOptions> = {},
+  clientOptions: Partial<ConnectOptions> = {},
+): Promise<Pair> {
+  const { ca, server: leaf } = await createPki();
+  const server = await listenTest(leaf, serverOptions);
+  const accepted = server.accept();
+  const client = await connect({
+    host: '127.0.0.1', port: server.address.port, servername: 'localhost', ca: ca.certPem, alpn: 'echo', ...clientOptions,
+  });
+  const serverSide = await accepted;
+  if (!serverSide) throw new Error('server closed before accepting');
+  return {
+    ca, leaf, server, client, serverSide,
+    close: async () => {
+      await client.close().catch(() => undefined);
+      await server.close();
+    },
+  };
 }

@@ -1,19 +1,11 @@
 import test from 'ava';
 
-import { connect, listen, QuicConnectionError, type QuicConnection } from '../../lib/index';
-import { createPki } from '../helpers/certs';
-
-async function pair() {
-  const { ca, server: leaf } = await createPki();
-  let accepted!: (c: QuicConnection) => void;
-  const serverSide = new Promise<QuicConnection>((resolve) => (accepted = resolve));
-  const server = await listen({ address: '127.0.0.1', port: 0, cert: leaf.chainPem, key: leaf.keyPem, alpn: 'close-test' }, accepted);
-  const client = await connect({ host: '127.0.0.1', port: server.address.port, servername: 'localhost', ca: ca.certPem, alpn: 'close-test' });
-  return { server, client, serverSide: await serverSide };
-}
+import { QuicConnectionError } from '../../lib/index';
+import type { QuicError } from '../../lib/index';
+import { connectedPair, readAll } from '../helpers/echo';
 
 test('the server sees the code and reason the client closed with', async (t) => {
-  const { server, client, serverSide } = await pair();
+  const { server, client, serverSide } = await connectedPair();
   const local = await client.close(42, 'client is done');
   t.deepEqual(local, { kind: 'application', code: 42, reason: 'client is done', remote: false });
   t.deepEqual(await serverSide.closed, { kind: 'application', code: 42, reason: 'client is done', remote: true });
@@ -21,22 +13,22 @@ test('the server sees the code and reason the client closed with', async (t) => 
 });
 
 test('the client sees the code and reason the server closed with', async (t) => {
-  const { server, client, serverSide } = await pair();
+  const { server, client, serverSide } = await connectedPair();
   await serverSide.close(7, 'server going away');
   t.deepEqual(await client.closed, { kind: 'application', code: 7, reason: 'server going away', remote: true });
   await server.close();
 });
 
-test('closing the server closes its connections', async (t) => {
-  const { server, client } = await pair();
+test('closing the server closes its connections with its code', async (t) => {
+  const { server, client } = await connectedPair();
   await server.close(3, 'shutdown');
   t.deepEqual(await client.closed, { kind: 'application', code: 3, reason: 'shutdown', remote: true });
 });
 
 test('opening a stream on a closed connection fails with the close', async (t) => {
-  const { server, client } = await pair();
+  const { server, client } = await connectedPair();
   await client.close(9, 'bye');
-  const error = await t.throwsAsync(client.openStream(), { instanceOf: QuicConnectionError });
+  const error = await t.throwsAsync<QuicError>(client.openStream(), { instanceOf: QuicConnectionError });
   t.is(error?.code, 'ERR_QUIC_CONNECTION_CLOSED');
   t.is(error?.quicCode, 9);
   t.false(error?.remote);
@@ -44,7 +36,7 @@ test('opening a stream on a closed connection fails with the close', async (t) =
 });
 
 test('the peer stream iterator ends when the connection closes', async (t) => {
-  const { server, client, serverSide } = await pair();
+  const { server, client, serverSide } = await connectedPair();
   const seen: number[] = [];
   const iteration = (async () => {
     for await (const stream of serverSide.streams()) {
@@ -61,4 +53,37 @@ test('the peer stream iterator ends when the connection closes', async (t) => {
   await iteration;
   t.deepEqual(seen, [0]);
   await server.close();
+});
+
+test('an idle connection times out on both sides with kind idleTimeout', async (t) => {
+  const transport = { idleTimeoutMs: 300 };
+  const { server, client, serverSide } = await connectedPair({ transport }, { transport });
+  const [clientClose, serverClose] = await Promise.all([client.closed, serverSide.closed]);
+  t.is(clientClose.kind, 'idleTimeout');
+  t.is(serverClose.kind, 'idleTimeout');
+  const error = await t.throwsAsync<QuicError>(client.openStream());
+  t.is(error?.code, 'ERR_QUIC_TIMEOUT');
+  await server.close();
+});
+
+test('keep-alives hold an otherwise idle connection open past the idle timeout', async (t) => {
+  const { server, client, serverSide } = await connectedPair(
+    { transport: { idleTimeoutMs: 400 } },
+    { transport: { idleTimeoutMs: 400, keepAliveIntervalMs: 100 } },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const stream = await client.openStream();
+  stream.end('still here');
+  const accepted = await serverSide.acceptStream();
+  t.is((await readAll(accepted)).toString(), 'still here');
+  t.is(client.stats.packetsSent > 5, true, 'keep-alive packets were sent');
+  await server.close();
+});
+
+test('Symbol.asyncDispose closes connections and servers', async (t) => {
+  const { server, client, serverSide } = await connectedPair();
+  await client[Symbol.asyncDispose]();
+  t.like(await serverSide.closed, { kind: 'application', code: 0, remote: true });
+  await server[Symbol.asyncDispose]();
+  t.is(await server.accept(), null);
 });

@@ -193,8 +193,8 @@ async fn accept_loop(
             _ = stop.notified() => None,
         };
         let Some(incoming) = incoming else { break };
-        // The attempt itself already counts as open.
-        if endpoint.open_connections() > policy.max_connections {
+        // Handshaking connections count; this attempt does not yet.
+        if endpoint.open_connections() >= policy.max_connections {
             incoming.refuse();
             continue;
         }

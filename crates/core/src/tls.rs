@@ -2,8 +2,9 @@
 //! provider (the one provider that does QUIC on wasm32 as well), and
 //! certificate verification on unless the caller names the risk.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -153,10 +154,43 @@ pub(crate) fn server_crypto(
     QuicServerConfig::try_from(tls).map_err(|e| Error::invalid_arg(e.to_string()))
 }
 
-pub(crate) fn client_crypto(
-    options: &ConnectOptions,
-    context: &TlsContext,
-) -> Result<QuicClientConfig> {
+/// What identifies a client's verification and authentication setup.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientIdentityKey {
+    ca: Option<String>,
+    insecure_skip_verify: bool,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+/// Client configurations that differ only per connection (ALPN, 0-RTT,
+/// key log) are cloned from one shared base, because rustls resumes a
+/// session only with the very verifier and certificate resolver (the same
+/// `Arc`s) that made it.
+fn base_client_config(options: &ConnectOptions) -> Result<Arc<rustls::ClientConfig>> {
+    const MAX_CACHED: usize = 64;
+    static BASES: OnceLock<Mutex<HashMap<ClientIdentityKey, Arc<rustls::ClientConfig>>>> =
+        OnceLock::new();
+    let key = ClientIdentityKey {
+        ca: options.ca.clone(),
+        insecure_skip_verify: options.insecure_skip_verify,
+        cert: options.cert.clone(),
+        key: options.key.clone(),
+    };
+    let bases = BASES.get_or_init(Default::default);
+    if let Some(base) = bases.lock().expect("config cache lock").get(&key) {
+        return Ok(base.clone());
+    }
+    let base = Arc::new(new_base_client_config(options)?);
+    let mut bases = bases.lock().expect("config cache lock");
+    if bases.len() >= MAX_CACHED {
+        bases.clear();
+    }
+    bases.insert(key, base.clone());
+    Ok(base)
+}
+
+fn new_base_client_config(options: &ConnectOptions) -> Result<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| Error::invalid_arg(e.to_string()))?;
@@ -171,17 +205,22 @@ pub(crate) fn client_crypto(
             ))
         }
     };
-    let mut tls = match (&options.cert, &options.key) {
-        (None, None) => builder.with_no_client_auth(),
+    match (&options.cert, &options.key) {
+        (None, None) => Ok(builder.with_no_client_auth()),
         (Some(cert), Some(key)) => builder
             .with_client_auth_cert(parse_certs(cert, "cert")?, parse_key(key, "key")?)
-            .map_err(|e| Error::invalid_arg(format!("cert/key: {e}")))?,
-        _ => {
-            return Err(Error::invalid_arg(
-                "cert and key: a client certificate needs both",
-            ))
-        }
-    };
+            .map_err(|e| Error::invalid_arg(format!("cert/key: {e}"))),
+        _ => Err(Error::invalid_arg(
+            "cert and key: a client certificate needs both",
+        )),
+    }
+}
+
+pub(crate) fn client_crypto(
+    options: &ConnectOptions,
+    context: &TlsContext,
+) -> Result<QuicClientConfig> {
+    let mut tls = (*base_client_config(options)?).clone();
     tls.alpn_protocols = alpn_protocols(&options.alpn)?;
     tls.resumption = if options.resumption || options.early_data {
         Resumption::store(client_sessions())

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+
+import test from 'ava';
+
+import { connect, QuicConnectionError, type CongestionControl } from '../../lib/index';
+import type { QuicError } from '../../lib/index';
+import { serverBackend, suiteBackend } from '../helpers/backend';
+import { createPki } from '../helpers/certs';
+import { connectedPair, readAll, sha256, startEchoServer } from '../helpers/echo';
+import { settle } from '../helpers/settle';
+
+test('maxConnections: a client beyond the limit sees CONNECTION_REFUSED as a typed error', async (t) => {
+  const { ca, server: leaf } = await createPki();
+  const server = await startEchoServer(leaf, { maxConnections: 1 });
+  const options = { host: '127.0.0.1', port: server.address.port, servername: 'localhost', ca: ca.certPem, alpn: 'echo' };
+  const first = await connect(options);
+  const error = await t.throwsAsync<QuicError>(connect(options), { instanceOf: QuicConnectionError });
+  t.is(error?.code, 'ERR_QUIC_CONNECTION_REFUSED');
+  t.is(server.connectionCount, 1);
+  await first.close();
+  await first.closed;
+  await server.close();
+});
+
+for (const congestionControl of ['cubic', 'newreno', 'bbr'] satisfies CongestionControl[]) {
+  test(`congestion controller ${congestionControl} moves 2 MiB byte-exact`, async (t) => {
+    const transport = { congestionControl };
+    const { client, serverSide, close } = await connectedPair({ transport }, { transport });
+    const payload = randomBytes(2 << 20);
+    (await client.openUniStream()).end(payload);
+    t.is(sha256(await readAll(await serverSide.acceptUniStream())), sha256(payload));
+    t.true(client.stats.congestionWindow > 0);
+    await close();
+  });
+}
+
+test('initialMtu sets the starting UDP payload size', async (t) => {
+  const transport = { initialMtu: 1400, mtuDiscovery: false };
+  const { client, close } = await connectedPair({ transport: { initialMtu: 1400 } }, { transport });
+  t.is(client.stats.mtu, 1400);
+  await close();
+});
+
+test('mtuDiscovery: available where the socket sets don\'t-fragment, a typed error where it cannot', async (t) => {
+  const { ca, server: leaf } = await createPki();
+  const server = await startEchoServer(leaf);
+  const attempt = connect({
+    host: '127.0.0.1', port: server.address.port, servername: 'localhost', ca: ca.certPem, alpn: 'echo', transport: { mtuDiscovery: true },
+  });
+  if (suiteBackend() === 'native') {
+    const client = await attempt;
+    t.is(client.alpn, 'echo');
+    await client.close();
+  } else {
+    const error = await t.throwsAsync<QuicError>(attempt);
+    t.is(error?.code, 'ERR_QUIC_BACKEND_UNSUPPORTED');
+    t.regex(error?.message ?? '', /don't-fragment/);
+  }
+  await server.close();
+});
+
+test('receive windows bound what a peer that never reads can make us buffer', async (t) => {
+  const { client, serverSide, close } = await connectedPair({ transport: { streamReceiveWindow: 64 * 1024, receiveWindow: 64 * 1024 } });
+  const stream = await client.openStream();
+  stream.on('error', () => {}); // the write is cut short when the test closes the connection
+  stream.write(Buffer.alloc(2 << 20)); // far more than the window; the server never reads
+  await serverSide.acceptStream();
+  const received = await settle(() => serverSide.stats.bytesReceived);
+  // The window, plus packet overhead and the handshake: not the 2 MiB offered.
+  t.true(received < 64 * 1024 + 24 * 1024, `server received ${received} UDP bytes`);
+  await close();
+});
+
+test('the server backend and client backend are the ones this run is for', async (t) => {
+  const { client, server, close } = await connectedPair();
+  t.is(client.backend, suiteBackend());
+  t.is(server.backend, serverBackend());
+  await close();
+});
