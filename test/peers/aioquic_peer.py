@@ -204,8 +204,10 @@ async def echo_mode(proto: ClientProtocol, args: argparse.Namespace, result: dic
     if args.key_update:
         # Mid-transfer: once half of the echo is back, both directions are busy.
         def maybe_update(total: int) -> None:
-            if total >= args.bytes // 2 and not result.get("key_update_requested"):
-                result["key_update_requested"] = True
+            if total >= args.bytes // 2 and "key_update_to_phase" not in result:
+                # The peer may have updated keys already (quic-go does after
+                # 100 packets): ours moves to the other phase from here.
+                result["key_update_to_phase"] = 1 - proto._quic._cryptos[Epoch.ONE_RTT].key_phase
                 proto._quic.request_key_update()
                 proto.transmit()
 
@@ -314,7 +316,11 @@ async def run_client(args: argparse.Namespace) -> int:
                 tickets_saved=tickets_saved,
             )
             if args.key_update:
-                result["key_update"] = result.get("key_phase") == 1
+                # Done when both directions use the keys we moved to: the
+                # peer followed, and the echo (checked above) got through.
+                one_rtt = proto._quic._cryptos[Epoch.ONE_RTT]
+                target = result.get("key_update_to_phase")
+                result["key_update"] = target is not None and one_rtt.send.key_phase == one_rtt.recv.key_phase == target
                 ok = ok and result["key_update"]
             proto.close(error_code=0, reason_phrase="done")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a result line
