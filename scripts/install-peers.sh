@@ -146,7 +146,8 @@ install_matrixai() {
   fi
   # The native part is an optional dependency with prebuilt binaries for a
   # few platforms only; loading it is the real test.
-  if ! (cd "$REPO_ROOT" && node -e 'require("@matrixai/quic")' 2>"$PEERS/matrixai-load.log"); then
+  # (ESM only, hence import rather than require.)
+  if ! (cd "$REPO_ROOT" && node --input-type=module -e 'await import("@matrixai/quic")' 2>"$PEERS/matrixai-load.log"); then
     status matrixai 0 "@matrixai/quic does not load here: $(head -c 300 "$PEERS/matrixai-load.log" | tr '\n' ' ')" ""
     return
   fi

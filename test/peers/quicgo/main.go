@@ -123,12 +123,25 @@ type commonFlags struct {
 	idleTimeout        time.Duration
 }
 
+// secondsFlag parses seconds (as the other peers take them) into a Duration.
+func secondsFlag(d *time.Duration) func(string) error {
+	return func(s string) error {
+		var f float64
+		if _, err := fmt.Sscan(s, &f); err != nil {
+			return err
+		}
+		*d = time.Duration(f * float64(time.Second))
+		return nil
+	}
+}
+
 func (c *commonFlags) register(fs *flag.FlagSet) {
+	c.idleTimeout = 30 * time.Second
 	fs.StringVar(&c.host, "host", "127.0.0.1", "address to listen on / connect to")
 	fs.IntVar(&c.port, "port", 0, "UDP port")
 	fs.StringVar(&c.alpn, "alpn", "echo", "comma-separated ALPN protocols")
 	fs.StringVar(&c.cipher, "cipher", "", "CHACHA20: prefer TLS_CHACHA20_POLY1305_SHA256 (Go cannot restrict TLS 1.3 suites)")
-	fs.DurationVar(&c.idleTimeout, "idle-timeout", 30*time.Second, "QUIC idle timeout")
+	fs.Func("idle-timeout", "QUIC idle timeout in seconds (default 30)", secondsFlag(&c.idleTimeout))
 }
 
 func cipherName(id uint16) string { return tls.CipherSuiteName(id) }
@@ -315,7 +328,8 @@ func runClient(args []string) int {
 	fs.IntVar(&f.datagramSize, "datagram-size", 100, "datagrams mode: size of each")
 	fs.StringVar(&f.sessionTicket, "session-ticket", "", "file to resume from (if present) and save tickets to")
 	fs.BoolVar(&f.keyUpdate, "key-update", false, "check that a 1-RTT key update happened (quic-go starts one itself)")
-	fs.DurationVar(&f.timeout, "timeout", 60*time.Second, "overall limit")
+	f.timeout = 60 * time.Second
+	fs.Func("timeout", "overall limit in seconds (default 60)", secondsFlag(&f.timeout))
 	_ = fs.Parse(args)
 	if strings.EqualFold(f.cipher, "CHACHA20") {
 		preferChaCha20()
@@ -594,7 +608,9 @@ func runH3Get(args []string) int {
 	insecure := fs.Bool("insecure", false, "do not verify the server certificate")
 	servername := fs.String("servername", "", "TLS server name (default: the URL's host)")
 	out := fs.String("out", "", "also save the body to this file")
-	timeout := fs.Duration("timeout", 60*time.Second, "overall limit")
+	timeout := new(time.Duration)
+	*timeout = 60 * time.Second
+	fs.Func("timeout", "overall limit in seconds (default 60)", secondsFlag(timeout))
 	_ = fs.Parse(args)
 	result := map[string]any{"peer": "quicgo", "version": quicGoVersion(), "role": "h3-client", "url": fs.Arg(0)}
 	err := func() error {
