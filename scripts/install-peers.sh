@@ -21,10 +21,19 @@
 #     gtlsserver -q -d DIR 127.0.0.1 PORT KEY.pem CERT.pem
 #   GET a URL and save the body as DIR/<last path component>, then exit:
 #     gtlsclient -q --exit-on-all-streams-close --download DIR 127.0.0.1 PORT https://localhost:PORT/FILE
-#   gtlsclient verifies nothing: it prints the server's certificate problems
-#   (if any) and carries on, so it is run without a CA. Other useful flags:
+#   gtlsclient takes no CA: a certificate from our throwaway CA (in no trust
+#   store) is accepted without a word, so it does not verify. Other flags:
 #   --key-update=DURATION, --session-file/--tp-file (resumption, 0-RTT),
 #   --ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305.
+#
+# aioquic's HTTP/3 examples (paths in peers/status/aioquic.json), with the
+# venv's python; the server imports demo.py from its own directory and serves
+# STATIC_ROOT at /:
+#   cd EXAMPLES && STATIC_ROOT=DIR python http3_server.py --host 127.0.0.1 --port PORT -c CERT.pem -k KEY.pem
+#   python EXAMPLES/http3_client.py --ca-certs CA.pem --output-dir DIR https://localhost:PORT/FILE
+# quic-go's (test/peers/quicgo):
+#   quicgo-peer h3-server --cert CERT.pem --key KEY.pem --dir DIR     (prints {"port": N})
+#   quicgo-peer h3-get --ca CA.pem [--out FILE] https://localhost:PORT/FILE   (prints status, bytes, sha256)
 set -uo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +41,8 @@ QUICBRIDGE_CACHE="${QUICBRIDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quicbridge
 PEERS="$QUICBRIDGE_CACHE/peers"
 STATUS="$PEERS/status"
 AIOQUIC_VERSION=1.7.2
+# What aioquic's examples/http3_{server,client}.py import besides aioquic.
+AIOQUIC_EXAMPLE_DEPS=(wsproto==1.3.2 starlette==1.10.0 jinja2==3.1.6)
 mkdir -p "$STATUS"
 
 log() { printf '\033[1m[install-peers]\033[0m %s\n' "$*" >&2; }
@@ -90,6 +101,10 @@ install_aioquic() {
       log "aioquic: could not fetch the sdist; the HTTP/3 examples will be missing"
     fi
     rm -rf "$tmp"
+  fi
+  if ! "$venv/bin/python" -c 'import wsproto, starlette, jinja2' 2>/dev/null; then
+    "$venv/bin/pip" install -q --disable-pip-version-check "${AIOQUIC_EXAMPLE_DEPS[@]}" \
+      || log "aioquic: could not install the examples' dependencies (${AIOQUIC_EXAMPLE_DEPS[*]})"
   fi
   local version
   version="$("$venv/bin/python" -c 'import aioquic; print(aioquic.__version__)')"
