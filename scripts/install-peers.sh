@@ -117,10 +117,12 @@ install_aioquic() {
 
 install_quicgo() {
   local go bin="$PEERS/quicgo/bin/quicgo-peer" src="$REPO_ROOT/test/peers/quicgo"
-  go="$(command -v go)" || { status quicgo 0 "go not found (needs the Go toolchain named in test/peers/quicgo/go.mod)" ""; return; }
+  go="$(command -v go)" || { status quicgo 0 "go not found (needs Go 1.21 or newer; go.mod asks for $(sed -n 's/^go //p' "$src/go.mod"), which Go fetches itself)" ""; return; }
   mkdir -p "$(dirname "$bin")"
-  # go build is incremental and cheap when nothing changed; the output stays
-  # out of the checkout.
+  # Modules (and, with GOTOOLCHAIN=auto, a newer Go if go.mod needs one)
+  # come from the Go module proxy into the cache; go build is incremental,
+  # so a rerun with nothing changed is quick.
+  export GOMODCACHE="$PEERS/quicgo/mod" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
   log "quicgo: building $bin"
   if ! (cd "$src" && "$go" build -trimpath -o "$bin" . 2>"$PEERS/quicgo/build.log"); then
     status quicgo 0 "go build failed: $(tail -n 3 "$PEERS/quicgo/build.log" | tr '\n' ' ')" ""
@@ -153,6 +155,7 @@ install_ngtcp2() {
 }
 
 install_matrixai() {
+  mkdir -p "$PEERS/matrixai"
   local version
   if [ ! -d "$REPO_ROOT/node_modules/@matrixai/quic" ]; then
     log "matrixai: installing npm packages (npm ci)"
@@ -162,8 +165,8 @@ install_matrixai() {
   # The native part is an optional dependency with prebuilt binaries for a
   # few platforms only; loading it is the real test.
   # (ESM only, hence import rather than require.)
-  if ! (cd "$REPO_ROOT" && node --input-type=module -e 'await import("@matrixai/quic")' 2>"$PEERS/matrixai-load.log"); then
-    status matrixai 0 "@matrixai/quic does not load here: $(head -c 300 "$PEERS/matrixai-load.log" | tr '\n' ' ')" ""
+  if ! (cd "$REPO_ROOT" && node --input-type=module -e 'await import("@matrixai/quic")' 2>"$PEERS/matrixai/load.log"); then
+    status matrixai 0 "@matrixai/quic does not load here: $(head -c 300 "$PEERS/matrixai/load.log" | tr '\n' ' ')" ""
     return
   fi
   version="$(cd "$REPO_ROOT" && node -p 'require("@matrixai/quic/package.json").version')"
