@@ -11,7 +11,7 @@
  * fail because of a peer's own bug, with the diagnosis.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -255,6 +255,29 @@ const ALL: Record<CaseName, Capability> = {
 
 const matrixaiNoDatagrams = '@matrixai/quic 2.0.9 has no API to send or receive DATAGRAM frames';
 
+// The peer programs are run from this checkout; the status files (which may
+// have been written from another checkout sharing the cache) only say where
+// the installed runtimes are.
+const AIOQUIC_PEER = join(REPO_ROOT, 'test/peers/aioquic_peer.py');
+const MATRIXAI_PEER = join(REPO_ROOT, 'test/peers/matrixai-peer.ts');
+const QUICGO_SRC = join(REPO_ROOT, 'test/peers/quicgo');
+
+/** The quic-go binary is built from QUICGO_SRC: refuse one older than its sources. */
+export function quicgoStatus(): PeerStatus {
+  const s = readStatus('quicgo');
+  if (!s.ok || typeof s.bin !== 'string' || !existsSync(s.bin)) return s.ok ? { ...s, ok: false, reason: `no binary at ${String(s.bin)}` } : s;
+  const built = statSync(s.bin).mtimeMs;
+  const newer = readdirSync(QUICGO_SRC).filter((f) => statSync(join(QUICGO_SRC, f)).mtimeMs > built);
+  if (newer.length) return { ...s, ok: false, reason: `${s.bin} is older than ${newer.join(', ')}: rerun scripts/install-peers.sh quicgo` };
+  return s;
+}
+
+function matrixaiStatus(): PeerStatus {
+  const s = readStatus('matrixai');
+  if (s.ok && !existsSync(join(REPO_ROOT, 'node_modules/@matrixai/quic'))) return { ...s, ok: false, reason: 'node_modules/@matrixai/quic missing: npm ci' };
+  return s;
+}
+
 export const drivers: Record<PeerName, PeerDriver> = {
   aioquic: {
     name: 'aioquic',
@@ -263,17 +286,15 @@ export const drivers: Record<PeerName, PeerDriver> = {
     client: ALL,
     chacha20: { server: 'restrict', client: 'restrict' },
     startServer(opts) {
-      const s = readStatus('aioquic');
-      return spawnServer([s.python as string, s.script as string], opts, 'aioquic');
+      return spawnServer([readStatus('aioquic').python as string, AIOQUIC_PEER], opts, 'aioquic');
     },
     runClient(opts) {
-      const s = readStatus('aioquic');
-      return spawnClient([s.python as string, s.script as string], opts, 'aioquic');
+      return spawnClient([readStatus('aioquic').python as string, AIOQUIC_PEER], opts, 'aioquic');
     },
   },
   quicgo: {
     name: 'quicgo',
-    status: () => readStatus('quicgo'),
+    status: quicgoStatus,
     server: ALL,
     client: ALL,
     // crypto/tls ignores Config.CipherSuites for TLS 1.3. With AES hardware
@@ -289,7 +310,7 @@ export const drivers: Record<PeerName, PeerDriver> = {
   },
   matrixai: {
     name: 'matrixai',
-    status: () => readStatus('matrixai'),
+    status: matrixaiStatus,
     server: {
       ...ALL,
       datagrams: matrixaiNoDatagrams,
@@ -304,12 +325,10 @@ export const drivers: Record<PeerName, PeerDriver> = {
     },
     chacha20: { server: 'none', client: 'none' },
     startServer(opts) {
-      const s = readStatus('matrixai');
-      return spawnServer([process.execPath, '--import=tsx', s.script as string], opts, 'matrixai');
+      return spawnServer([process.execPath, '--import=tsx', MATRIXAI_PEER], opts, 'matrixai');
     },
     runClient(opts) {
-      const s = readStatus('matrixai');
-      return spawnClient([process.execPath, '--import=tsx', s.script as string], opts, 'matrixai');
+      return spawnClient([process.execPath, '--import=tsx', MATRIXAI_PEER], opts, 'matrixai');
     },
   },
 };

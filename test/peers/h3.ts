@@ -11,7 +11,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { REPO_ROOT, readStatus } from './drivers';
+import { REPO_ROOT, quicgoStatus, readStatus } from './drivers';
 
 export type H3PeerName = 'ngtcp2' | 'quicgo' | 'aioquic';
 export const H3_PEERS: H3PeerName[] = ['ngtcp2', 'quicgo', 'aioquic'];
@@ -137,7 +137,7 @@ export const h3: Record<
     },
   },
   quicgo: {
-    status: () => readStatus('quicgo'),
+    status: quicgoStatus,
     async serve(o) {
       const bin = readStatus('quicgo').bin as string;
       const proc = spawn(bin, ['h3-server', '--cert', o.cert, '--key', o.key, '--dir', o.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
