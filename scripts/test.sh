@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit tests, then the one ava suite once per
-# backend (QUICBRIDGE_BACKEND picks it), then the cross-backend pairs and the
-# loader tests. Builds first (incrementally) so nothing stale is tested.
+# The whole test suite: Rust tests, then the one ava suite (test/suite) four
+# times — native, wasm, and the two cross-backend pairs (client on one
+# backend, server on the other) — then the loader and relay tests.
+# Builds first (incrementally) so nothing stale is tested.
 source "$(dirname "$0")/toolchain.sh"
 cd "$REPO_ROOT"
 
 npm run build
-log "Rust unit tests"
+log "Rust tests"
 cargo test -p quicbridge-core --quiet
-for backend in native wasm; do
-  log "behaviour suite on the $backend backend"
-  QUICBRIDGE_BACKEND=$backend npx ava test/suite
+for pair in native:native wasm:wasm native:wasm wasm:native; do
+  client=${pair%:*}
+  server=${pair#*:}
+  log "behaviour suite: $client client, $server server"
+  QUICBRIDGE_BACKEND=$client QUICBRIDGE_TEST_SERVER_BACKEND=$server npx ava test/suite
 done
-log "cross-backend pairs and loader"
-npx ava test/cross test/loader
+log "loader and impairment relay"
+npx ava test/loader test/relay

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
+import test from 'ava';
+
 import { connect, listen, type ConnectOptions, type ListenOptions, type QuicConnection, type QuicServer } from '../../lib/index';
 import { serverBackend } from './backend';
 import { createPki, type TestCa, type TestLeaf } from './certs';
@@ -15,16 +17,26 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const openServers = new Set<QuicServer>();
+
+// A test that fails midway leaves its server open, and an open server keeps
+// the worker process alive; close whatever is left once the file is done.
+test.after.always('close the servers tests left open', async () => {
+  await Promise.all([...openServers].map((server) => server.close()));
+});
+
 /** Listens on 127.0.0.1 with the suite's server backend. */
-export function listenTest(
+export async function listenTest(
   leaf: TestLeaf,
   options: Partial<ListenOptions> = {},
   onConnection?: (connection: QuicConnection) => void | Promise<void>,
 ): Promise<QuicServer> {
-  return listen(
+  const server = await listen(
     { address: '127.0.0.1', port: 0, cert: leaf.chainPem, key: leaf.keyPem, alpn: ['echo'], backend: serverBackend(), ...options },
     onConnection,
   );
+  openServers.add(server);
+  return server;
 }
 
 /** A server that echoes every bidirectional stream back. */

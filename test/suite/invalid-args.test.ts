@@ -1,7 +1,7 @@
 import test from 'ava';
 
 import { connect, listen, QuicError, type QuicConnection, type QuicErrorCode, type QuicServer, type QuicStream } from '../../lib/index';
-import { createPki, type TestCa, type TestLeaf } from '../helpers/certs';
+import type { TestCa, TestLeaf } from '../helpers/certs';
 import { connectedPair } from '../helpers/echo';
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- wrong types on purpose */
@@ -93,14 +93,12 @@ const cases: Case[] = [
 let fixture: Fixture;
 
 test.before(async () => {
-  const { ca, server: leaf } = await createPki();
   const pair = await connectedPair();
   const stream = await pair.client.openStream();
   const other = await connectedPair();
   await other.client.close(0, 'closed for the test');
+  await other.server.close();
   fixture = { ca: pair.ca, leaf: pair.leaf, server: pair.server, client: pair.client, stream, closedClient: other.client };
-  void ca;
-  void leaf;
 });
 
 for (const [name, call, code = 'ERR_QUIC_INVALID_ARG' as QuicErrorCode] of cases) {

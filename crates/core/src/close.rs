@@ -1,3 +1,5 @@
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
 use quinn::{ConnectionError, TransportErrorCode};
 use serde::Serialize;
 
@@ -39,6 +41,89 @@ pub struct CloseInfo {
 pub(crate) struct LocalClose {
     pub code: u64,
     pub reason: String,
+}
+
+#[derive(Debug, Default)]
+struct EndingState {
+    local: Option<LocalClose>,
+    first: Option<ConnectionError>,
+}
+
+/// What is known about how a connection ended, shared by the connection, its
+/// streams and its endpoint. quinn overwrites a connection's error when its
+/// endpoint is closed afterwards ("locally closed"), which would hide why it
+/// really ended from reads still pending; the first error is kept here.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ending(Arc<Mutex<EndingState>>);
+
+impl Ending {
+    fn state(&self) -> MutexGuard<'_, EndingState> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers a close this side makes (the first one counts).
+    pub(crate) fn record_local(&self, close: LocalClose) {
+        self.state().local.get_or_insert(close);
+    }
+
+    /// Remembers how the connection ended (the first report counts).
+    pub(crate) fn record(&self, error: &ConnectionError) {
+        self.state().first.get_or_insert_with(|| error.clone());
+    }
+
+    fn resolve(&self, error: &ConnectionError) -> (ConnectionError, Option<LocalClose>) {
+        let state = self.state();
+        let error = match (&state.first, error) {
+            (Some(first), ConnectionError::LocallyClosed) => first.clone(),
+            _ => error.clone(),
+        };
+        (error, state.local.clone())
+    }
+
+    pub(crate) fn error(&self, error: &ConnectionError) -> Error {
+        let (error, local) = self.resolve(error);
+        connection_error(&error, local.as_ref())
+    }
+
+    pub(crate) fn info(&self, error: &ConnectionError) -> CloseInfo {
+        self.record(error);
+        let (error, local) = self.resolve(error);
+        CloseInfo::from_error(&error, local.as_ref())
+    }
+
+    fn downgrade(&self) -> Weak<Mutex<EndingState>> {
+        Arc::downgrade(&self.0)
+    }
+}
+
+/// The endings of an endpoint's connections, so that closing the endpoint
+/// can tell each of them the code and reason it closed with.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Endings(Arc<Mutex<Vec<Weak<Mutex<EndingState>>>>>);
+
+impl Endings {
+    pub(crate) fn register(&self, ending: &Ending) {
+        let mut endings = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if endings.len().is_power_of_two() {
+            endings.retain(|weak| weak.strong_count() > 0);
+        }
+        endings.push(ending.downgrade());
+    }
+
+    pub(crate) fn record_local(&self, close: &LocalClose) {
+        let endings = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for ending in endings.iter().filter_map(Weak::upgrade) {
+            Ending(ending).record_local(close.clone());
+        }
+    }
 }
 
 impl CloseInfo {

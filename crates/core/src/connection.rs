@@ -1,5 +1,4 @@
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use quinn::{ConnectionError, SendDatagramError, VarInt, ZeroRttAccepted};
@@ -7,30 +6,10 @@ use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::close::{connection_error, CloseInfo, LocalClose};
+use crate::close::{CloseInfo, Ending, LocalClose};
 use crate::error::{Error, ErrorCode, Result};
 use crate::stats::Stats;
 use crate::stream::Stream;
-
-/// The close this side initiated, shared with the connection's streams so
-/// that their errors can name it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LocalCloseCell(Arc<Mutex<Option<LocalClose>>>);
-
-impl LocalCloseCell {
-    fn set(&self, close: LocalClose) {
-        let mut slot = self.0.lock().expect("close lock");
-        slot.get_or_insert(close);
-    }
-
-    fn get(&self) -> Option<LocalClose> {
-        self.0.lock().expect("close lock").clone()
-    }
-
-    pub(crate) fn error(&self, e: &ConnectionError) -> Error {
-        connection_error(e, self.get().as_ref())
-    }
-}
 
 /// Whether this connection used 0-RTT, as far as is known yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,7 +50,7 @@ enum Handshake {
 pub struct Connection {
     inner: quinn::Connection,
     endpoint: quinn::Endpoint,
-    local_close: LocalCloseCell,
+    ending: Ending,
     /// The name a client connected to; servers learn it from the handshake.
     server_name: Option<String>,
     handshake: watch::Receiver<Handshake>,
@@ -105,12 +84,13 @@ impl Connection {
         inner: quinn::Connection,
         endpoint: quinn::Endpoint,
         server_name: Option<String>,
+        ending: Ending,
     ) -> Self {
         let (_, handshake) = watch::channel(Handshake::Complete(EarlyData::NotAttempted));
         Connection {
             inner,
             endpoint,
-            local_close: LocalCloseCell::default(),
+            ending,
             server_name,
             handshake,
         }
@@ -122,6 +102,7 @@ impl Connection {
         inner: quinn::Connection,
         endpoint: quinn::Endpoint,
         server_name: Option<String>,
+        ending: Ending,
         accepted: ZeroRttAccepted,
         runtime: &dyn quinn::Runtime,
     ) -> Self {
@@ -142,44 +123,36 @@ impl Connection {
         Connection {
             inner,
             endpoint,
-            local_close: LocalCloseCell::default(),
+            ending,
             server_name,
             handshake,
         }
     }
 
     fn error(&self, e: &ConnectionError) -> Error {
-        self.local_close.error(e)
+        self.ending.error(e)
     }
 
     pub async fn open_bi(&self) -> Result<Stream> {
         let (send, recv) = self.inner.open_bi().await.map_err(|e| self.error(&e))?;
-        Ok(Stream::new(
-            Some(send),
-            Some(recv),
-            self.local_close.clone(),
-        ))
+        Ok(Stream::new(Some(send), Some(recv), self.ending.clone()))
     }
 
     /// The next bidirectional stream the peer opens; fails once the
     /// connection is closed.
     pub async fn accept_bi(&self) -> Result<Stream> {
         let (send, recv) = self.inner.accept_bi().await.map_err(|e| self.error(&e))?;
-        Ok(Stream::new(
-            Some(send),
-            Some(recv),
-            self.local_close.clone(),
-        ))
+        Ok(Stream::new(Some(send), Some(recv), self.ending.clone()))
     }
 
     pub async fn open_uni(&self) -> Result<Stream> {
         let send = self.inner.open_uni().await.map_err(|e| self.error(&e))?;
-        Ok(Stream::new(Some(send), None, self.local_close.clone()))
+        Ok(Stream::new(Some(send), None, self.ending.clone()))
     }
 
     pub async fn accept_uni(&self) -> Result<Stream> {
         let recv = self.inner.accept_uni().await.map_err(|e| self.error(&e))?;
-        Ok(Stream::new(None, Some(recv), self.local_close.clone()))
+        Ok(Stream::new(None, Some(recv), self.ending.clone()))
     }
 
     /// Queues an unreliable datagram (RFC 9221). When the send buffer is
@@ -231,7 +204,7 @@ impl Connection {
                 reason.len()
             )));
         }
-        self.local_close.set(LocalClose {
+        self.ending.record_local(LocalClose {
             code: code.into_inner(),
             reason: reason.to_string(),
         });
@@ -242,7 +215,7 @@ impl Connection {
     /// Settles when the connection ends, however it ends.
     pub async fn closed(&self) -> CloseInfo {
         let error = self.inner.closed().await;
-        CloseInfo::from_error(&error, self.local_close.get().as_ref())
+        self.ending.info(&error)
     }
 
     /// Settles when the handshake has completed, with what became of 0-RTT;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use quinn::{AsyncUdpSocket, EndpointConfig, Runtime, VarInt};
 use tokio::sync::{mpsc, Mutex as AsyncMutex, Notify};
 
-use crate::close::connection_error;
+use crate::close::{connection_error, Ending, Endings, LocalClose};
 use crate::config::{ConnectOptions, EndpointOptions, SocketTraits};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
@@ -22,6 +22,7 @@ pub struct Endpoint {
     runtime: Arc<dyn Runtime>,
     socket: SocketTraits,
     tls: TlsContext,
+    endings: Endings,
     accepted: Option<Arc<AsyncMutex<mpsc::Receiver<Connection>>>>,
     _accept_loop_guard: Arc<StopOnDrop>,
 }
@@ -79,6 +80,7 @@ impl Endpoint {
             runtime.clone(),
         )?;
         let stop_accepting = Arc::new(StopOnDrop::default());
+        let endings = Endings::default();
         let accepted = policy.map(|policy| {
             let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);
             runtime.spawn(Box::pin(accept_loop(
@@ -87,6 +89,7 @@ impl Endpoint {
                 runtime.clone(),
                 stop_accepting.0.clone(),
                 policy,
+                endings.clone(),
             )));
             Arc::new(AsyncMutex::new(rx))
         });
@@ -95,6 +98,7 @@ impl Endpoint {
             runtime,
             socket: traits,
             tls,
+            endings,
             accepted,
             _accept_loop_guard: stop_accepting,
         })
@@ -123,6 +127,8 @@ impl Endpoint {
                 other => Error::new(ErrorCode::Limit, other.to_string()),
             })?;
         let server_name = Some(options.server_name.clone());
+        let ending = Ending::default();
+        self.endings.register(&ending);
         let connecting = if options.early_data {
             match connecting.into_0rtt() {
                 Ok((conn, accepted)) => {
@@ -130,6 +136,7 @@ impl Endpoint {
                         conn,
                         self.inner.clone(),
                         server_name,
+                        ending,
                         accepted,
                         self.runtime.as_ref(),
                     ))
@@ -141,7 +148,12 @@ impl Endpoint {
             connecting
         };
         match connecting.await {
-            Ok(conn) => Ok(Connection::new(conn, self.inner.clone(), server_name)),
+            Ok(conn) => Ok(Connection::new(
+                conn,
+                self.inner.clone(),
+                server_name,
+                ending,
+            )),
             Err(e) => Err(connection_error(&e, None)),
         }
     }
@@ -168,7 +180,13 @@ impl Endpoint {
         self.inner.open_connections()
     }
 
+    /// Closes every connection with `code` and `reason`, and stops
+    /// accepting.
     pub fn close(&self, code: VarInt, reason: &str) {
+        self.endings.record_local(&LocalClose {
+            code: code.into_inner(),
+            reason: reason.to_string(),
+        });
         self.inner.close(code, reason.as_bytes());
     }
 
@@ -185,6 +203,7 @@ async fn accept_loop(
     runtime: Arc<dyn Runtime>,
     stop: Arc<Notify>,
     policy: AcceptPolicy,
+    endings: Endings,
 ) {
     loop {
         let incoming = tokio::select! {
@@ -205,6 +224,8 @@ async fn accept_loop(
         let endpoint = endpoint.clone();
         let task_runtime = runtime.clone();
         let early_data = policy.early_data;
+        let ending = Ending::default();
+        endings.register(&ending);
         runtime.spawn(Box::pin(async move {
             let connection = if early_data {
                 match connecting.into_0rtt() {
@@ -212,19 +233,20 @@ async fn accept_loop(
                         conn,
                         endpoint,
                         None,
+                        ending,
                         zero_rtt,
                         task_runtime.as_ref(),
                     )),
                     Err(connecting) => connecting
                         .await
                         .ok()
-                        .map(|conn| Connection::new(conn, endpoint, None)),
+                        .map(|conn| Connection::new(conn, endpoint, None, ending)),
                 }
             } else {
                 connecting
                     .await
                     .ok()
-                    .map(|conn| Connection::new(conn, endpoint, None))
+                    .map(|conn| Connection::new(conn, endpoint, None, ending))
             };
             if let Some(connection) = connection {
                 // The receiver is gone only when the endpoint is; then the

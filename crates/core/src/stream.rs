@@ -4,7 +4,7 @@ use std::task::Poll;
 
 use quinn::{ReadError, VarInt, WriteError};
 
-use crate::connection::LocalCloseCell;
+use crate::close::Ending;
 use crate::error::{Error, ErrorCode, ErrorDetails, Result};
 
 /// The largest read a caller may ask for at once.
@@ -20,7 +20,7 @@ pub struct Stream {
     early: bool,
     send: Option<Arc<Mutex<quinn::SendStream>>>,
     recv: Option<Arc<Mutex<quinn::RecvStream>>>,
-    local_close: LocalCloseCell,
+    ending: Ending,
 }
 
 fn lock<T>(half: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -32,7 +32,7 @@ impl Stream {
     pub(crate) fn new(
         send: Option<quinn::SendStream>,
         recv: Option<quinn::RecvStream>,
-        local_close: LocalCloseCell,
+        ending: Ending,
     ) -> Self {
         let id = send
             .as_ref()
@@ -45,7 +45,7 @@ impl Stream {
             early,
             send: send.map(|s| Arc::new(Mutex::new(s))),
             recv: recv.map(|r| Arc::new(Mutex::new(r))),
-            local_close,
+            ending,
         }
     }
 
@@ -141,7 +141,7 @@ impl Stream {
                 format!("the peer stopped stream {} with code {code}", self.id),
                 code,
             ),
-            WriteError::ConnectionLost(e) => self.local_close.error(&e),
+            WriteError::ConnectionLost(e) => self.ending.error(&e),
             WriteError::ClosedStream => Error::invalid_state("stream already finished or reset"),
             WriteError::ZeroRttRejected => Error::new(
                 ErrorCode::EarlyDataRejected,
@@ -157,7 +157,7 @@ impl Stream {
                 format!("the peer reset stream {} with code {code}", self.id),
                 code,
             ),
-            ReadError::ConnectionLost(e) => self.local_close.error(&e),
+            ReadError::ConnectionLost(e) => self.ending.error(&e),
             ReadError::ClosedStream => Error::invalid_state("stream already stopped"),
             ReadError::IllegalOrderedRead => Error::invalid_state("ordered read after unordered"),
             ReadError::ZeroRttRejected => Error::new(
