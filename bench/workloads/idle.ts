@@ -1,0 +1,116 @@
+/**
+ * idle-memory: the server of a peer runs alone in its process and holds
+ * idle connections made from another process; its RSS growth over its own
+ * baseline (after full garbage collection, for Node servers) divided by the
+ * number of connections is the cost of an idle connection.
+ *
+ * Clients: for the QUIC servers, the quinn-rust binary (one endpoint, many
+ * connections, keep-alives every 5 s so that none idles out); for
+ * node-http2, a Node process of HTTP/2 sessions. The client does not affect
+ * the measured process except through the connections themselves.
+ */
+
+import type { Params, PeerName } from '../config';
+import { ALPN } from '../config';
+import type { PkiFiles } from '../pki';
+import type { Report } from '../results';
+import { pkiArgs } from '../rust';
+import { LineProcess, nodeArgs } from '../spawn';
+import { errorMessage, type Progress, sleep } from './common';
+
+interface Measure {
+  connections: number;
+  rss: number;
+}
+
+function field<T>(name: string, check: (v: unknown) => v is T): (line: unknown) => T | undefined {
+  return (line) => {
+    if (typeof line !== 'object' || line === null) return undefined;
+    const value = (line as Record<string, unknown>)[name];
+    if (typeof (line as { error?: unknown }).error === 'string') {
+      throw new Error((line as { error: string }).error);
+    }
+    return check(value) ? value : undefined;
+  };
+}
+
+const isNumber = (v: unknown): v is number => typeof v === 'number';
+const isTrue = (v: unknown): v is true => v === true;
+
+function asMeasure(line: unknown): Measure | undefined {
+  if (typeof line !== 'object' || line === null) return undefined;
+  const { connections, rss } = line as Record<string, unknown>;
+  return typeof connections === 'number' && typeof rss === 'number' ? { connections, rss } : undefined;
+}
+
+export async function idleMemory(
+  peer: PeerName,
+  params: Params,
+  pkiDir: string,
+  pki: PkiFiles,
+  rustBin: string,
+  report: Report,
+  progress: Progress,
+): Promise<void> {
+  const counts = params.idle.counts;
+  const metric = (n: number): string => `rss/conn@${n}`;
+  const max = Math.max(...counts);
+  const server =
+    peer === 'quinn-rust'
+      ? new LineProcess(rustBin, ['idle-server', ...pkiArgs(pki)])
+      : new LineProcess(process.execPath, nodeArgs('bench/idle-server.ts', [peer, pkiDir, String(max + 100)], { exposeGc: true }));
+  let clients: LineProcess | undefined;
+  let next = 0;
+  try {
+    const port = await server.next(field('port', isNumber), 30_000, 'server start');
+    const measure = async (): Promise<Measure> => {
+      server.send('measure');
+      return server.next(asMeasure, 60_000, 'server measure');
+    };
+    const baseline = await measure();
+    clients =
+      peer === 'node-http2'
+        ? new LineProcess(process.execPath, nodeArgs('bench/h2-idle-clients.ts', [String(port), pkiDir]))
+        : new LineProcess(rustBin, ['idle-clients', '--port', String(port), '--alpn', ALPN, ...pkiArgs(pki)]);
+    await clients.next(field('ready', isTrue), 30_000, 'clients start');
+    for (; next < counts.length; next++) {
+      const n = counts[next] as number;
+      progress(`${n} idle connections`);
+      const start = performance.now();
+      clients.send(`connect ${n}`);
+      let connected: number;
+      try {
+        connected = await clients.next(field('connected', isNumber), params.idle.budgetMs, `connecting ${n}`);
+      } catch (error) {
+        throw new Error(`${errorMessage(error)} (${Math.round(params.idle.budgetMs / 1000)} s budget)`);
+      }
+      if (connected < n) throw new Error(`only ${connected} of ${n} connections could be established`);
+      // Let the server take in the last ones and settle.
+      let held = await measure();
+      for (let waited = 0; held.connections < n && waited < 10_000; waited += 500) {
+        await sleep(500);
+        held = await measure();
+      }
+      // A server that lost a few (its own doing) is still measured, per connection it holds.
+      if (held.connections < n * 0.95) throw new Error(`the server holds only ${held.connections} of ${n} connections`);
+      await sleep(1000);
+      held = await measure();
+      progress(`${n} idle connections: ${Math.round((performance.now() - start) / 1000)} s`);
+      report.samples(
+        metric(n),
+        'KiB',
+        'lower',
+        [(held.rss - baseline.rss) / held.connections / 1024],
+        held.connections === n ? undefined : `the server held ${held.connections} of the ${n} connections the client had open`,
+      );
+    }
+  } catch (error) {
+    for (; next < counts.length; next++) report.na(metric(counts[next] as number), errorMessage(error));
+  } finally {
+    clients?.send('quit');
+    server.send('quit');
+    await Promise.race([Promise.all([clients?.exited, server.exited]), sleep(5000)]);
+    await clients?.stop();
+    await server.stop();
+  }
+}
