@@ -14,14 +14,12 @@ function sha256(file: string): string | undefined {
 
 /**
  * Which cargo profile the native addon at `addon` was built with, found by
- * comparing it with cargo's outputs: `release`, `debug`, or `unknown`.
+ * comparing it with cargo's outputs in `target`: `release`, `debug`, or `unknown`.
  */
-export function nativeProfile(addon: string | undefined, rustBin: string): 'release' | 'debug' | 'unknown' {
+export function nativeProfile(addon: string | undefined, target: string): 'release' | 'debug' | 'unknown' {
   if (!addon) return 'unknown';
   const hash = sha256(addon);
   if (!hash) return 'unknown';
-  // The bench binary sits in <target>/release: the addon was built beside it.
-  const target = path.dirname(path.dirname(rustBin));
   for (const profile of ['release', 'debug'] as const) {
     if (sha256(path.join(target, profile, 'libquicbridge_napi.so')) === hash) return profile;
   }

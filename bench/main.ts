@@ -29,7 +29,7 @@ import { type PkiFiles, writePki } from './pki';
 import { ProgressDisplay } from './progress';
 import { markdown } from './report';
 import { type Measured, Report, type ResultEntry, type RunResults } from './results';
-import { rustArgs, rustBinary, rustBinaryProblem } from './rust';
+import { cargoTargetDir, rustArgs, rustBinary, rustBinaryProblem } from './rust';
 import { nodeArgs, type Outcome, runMeasuring } from './spawn';
 import { median, spread } from './stats';
 import { svgChart } from './svg';
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
 
     const missing = await unavailable(options.peers, rustBin);
     const native = backendStatus().find((b) => b.name === 'native');
-    const profile = nativeProfile(native?.path, rustBin);
+    const profile = nativeProfile(native?.path, cargoTargetDir());
     const display = new ProgressDisplay(options.workloads.length * options.peers.length);
     if (options.peers.includes('native') && profile !== 'release') {
       display.note(

@@ -11,10 +11,13 @@ import type { PkiFiles } from './pki';
  * QUICBRIDGE_BENCH_BIN overrides where it is looked for.
  */
 export function rustBinary(): string {
-  if (process.env.QUICBRIDGE_BENCH_BIN) return process.env.QUICBRIDGE_BENCH_BIN;
+  return process.env.QUICBRIDGE_BENCH_BIN ?? path.join(cargoTargetDir(), 'release', 'quicbridge-bench');
+}
+
+/** Where cargo builds, as scripts/toolchain.sh decides it. */
+export function cargoTargetDir(): string {
   const cache = process.env.QUICBRIDGE_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'quicbridge');
-  const target = process.env.CARGO_TARGET_DIR ?? path.join(cache, 'target');
-  return path.join(target, 'release', 'quicbridge-bench');
+  return process.env.CARGO_TARGET_DIR ?? path.join(cache, 'target');
 }
 
 /** Why the binary cannot be used, if it cannot. */

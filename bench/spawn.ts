@@ -6,9 +6,14 @@ import { isMeasured, type Measured } from './results';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
-/** Arguments that run a TypeScript file of this repository in a new Node process. */
+/**
+ * Arguments that run a TypeScript file of this repository in a new Node
+ * process. QUICBRIDGE_BENCH_NODE_ARGS adds Node options to every such
+ * process (e.g. `--cpu-prof --cpu-prof-dir=prof` to profile the peers).
+ */
 export function nodeArgs(file: string, args: string[], options: { exposeGc?: boolean } = {}): string[] {
-  return [...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', path.join(REPO_ROOT, file), ...args];
+  const extra = (process.env.QUICBRIDGE_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  return [...extra, ...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', path.join(REPO_ROOT, file), ...args];
 }
 
 /** A child process that speaks JSON lines on stdout. */
@@ -161,6 +166,9 @@ export async function runMeasuring(
     const message = error instanceof Error ? error.message : String(error);
     return { error: lastProgress && !message.includes(lastProgress) ? `${message} (during: ${lastProgress})` : message };
   } finally {
+    // It exits by itself after reporting (writing a --cpu-prof profile, say);
+    // one that does not is killed.
+    await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     await child.stop();
   }
 }
