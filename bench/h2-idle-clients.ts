@@ -2,8 +2,8 @@
  * The client half of idle-memory for node-http2: one process holding HTTP/2
  * sessions (TLS over TCP) to the server on 127.0.0.1:<port>.
  * `node --import tsx bench/h2-idle-clients.ts <port> <pki-dir>`
- * `connect N` opens sessions until N are held and answers
- * `{"connected":n,"failed":f}`; exits on `quit`.
+ * `connect N` opens sessions until N are held (printing `{"connecting":n}`
+ * every second meanwhile) and answers `{"connected":n,"failed":f}`; exits on `quit`.
  */
 
 import http2 from 'node:http2';
@@ -39,7 +39,9 @@ async function main(): Promise<void> {
     const [command, n] = line.trim().split(/\s+/);
     if (command === 'connect' && n !== undefined) {
       const missing = Math.max(0, Number(n) - sessions.length);
+      const ticker = setInterval(() => print({ connecting: sessions.length }), 1000);
       await inParallel(missing, 32, open);
+      clearInterval(ticker);
       print({ connected: sessions.length, failed });
     } else if (command === 'quit') {
       break;

@@ -35,7 +35,9 @@ export async function bulk(peer: Peer, params: Params, report: Report, progress:
     for (const round of rounds({ samples: count, warmup })) {
       const size = round.warmup ? Math.min(bytes, warmupBytes) : bytes;
       progress(`${round.label} (${formatBytes(size)})`);
-      const ms = await withTimeout(sendBulk(() => connection.openStream(), size), params.sampleTimeoutMs, `${round.label} of ${formatBytes(size)}`);
+      // A sample may take as long as moving its bytes at 1 MB/s would.
+      const timeout = Math.max(params.sampleTimeoutMs, size / 1000);
+      const ms = await withTimeout(sendBulk(() => connection.openStream(), size), timeout, `${round.label} of ${formatBytes(size)}`);
       if (!round.warmup) samples.push(size / 1e6 / (ms / 1000));
     }
   });

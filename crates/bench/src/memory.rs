@@ -133,8 +133,9 @@ pub async fn idle_server(pki: &Pki) -> Res<()> {
 
 /// The other half: one client endpoint holding connections to `--port`
 /// (ALPN `--alpn`), with keep-alives so that none idles out. `connect N`
-/// opens connections until N are held and answers
-/// `{"connected":n,"failed":f}`; exits on `quit` or end of input.
+/// opens connections until N are held (printing `{"connecting":n}` every
+/// second meanwhile) and answers `{"connected":n,"failed":f}`; exits on
+/// `quit` or end of input.
 pub async fn idle_clients(args: &Args, pki: &Pki) -> Res<()> {
     let port: u16 = args.get("port", 0)?;
     let parallel: usize = args.get("parallel", 32)?;
@@ -157,6 +158,17 @@ pub async fn idle_clients(args: &Args, pki: &Pki) -> Res<()> {
                 let missing = target.saturating_sub(held.lock().expect("held").len());
                 let next = Arc::new(AtomicUsize::new(0));
                 let failed = Arc::new(AtomicUsize::new(0));
+                // Progress for the harness while it waits.
+                let ticker = {
+                    let held = held.clone();
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            let n = held.lock().expect("held").len();
+                            emit(&json!({ "connecting": n }));
+                        }
+                    })
+                };
                 let workers: Vec<_> = (0..parallel.min(missing.max(1)))
                     .map(|_| {
                         let (client, options, held) =
@@ -179,6 +191,7 @@ pub async fn idle_clients(args: &Args, pki: &Pki) -> Res<()> {
                 for worker in workers {
                     worker.await?;
                 }
+                ticker.abort();
                 let connected = held.lock().expect("held").len();
                 emit(&json!({ "connected": connected, "failed": failed.load(Ordering::Relaxed) }));
             }
