@@ -63,7 +63,7 @@ export const QUICK: Params = {
   concurrency: { streams: 100, requests: 500, samples: 3, warmup: 1 },
   handshake: { connections: 20, parallel: 10, samples: 3, warmup: 1 },
   datagrams: { size: 1200, durationMs: 500, samples: 3, warmup: 1 },
-  idle: { counts: [100, 300], budgetMs: 30_000 },
+  idle: { counts: [200, 600], budgetMs: 30_000 },
   churn: { small: 1000, large: 5000, parallel: 10, budgetMs: 30_000 },
   sampleTimeoutMs: 10_000,
   childTimeoutMs: 90_000,

@@ -3,7 +3,8 @@
  * sessions (TLS over TCP) to the server on 127.0.0.1:<port>.
  * `node --import tsx bench/h2-idle-clients.ts <port> <pki-dir>`
  * `connect N` opens sessions until N are held (printing `{"connecting":n}`
- * every second meanwhile) and answers `{"connected":n,"failed":f}`; exits on `quit`.
+ * every second meanwhile) and answers `{"connected":n,"failed":f}`; `drop`
+ * closes them all (`{"dropped":n}`); exits on `quit`.
  */
 
 import http2 from 'node:http2';
@@ -43,6 +44,10 @@ async function main(): Promise<void> {
       await inParallel(missing, 32, open);
       clearInterval(ticker);
       print({ connected: sessions.length, failed });
+    } else if (command === 'drop') {
+      const dropped = sessions.splice(0);
+      for (const session of dropped) session.close();
+      print({ dropped: dropped.length });
     } else if (command === 'quit') {
       break;
     } else {

@@ -1,8 +1,9 @@
 /**
  * idle-memory: the server of a peer runs alone in its process and holds
  * idle connections made from another process; its RSS growth over its own
- * baseline (after full garbage collection, for Node servers) divided by the
- * number of connections is the cost of an idle connection.
+ * baseline (taken after a warm-up of a few connections made and closed, and
+ * after full garbage collection for Node servers) divided by the number of
+ * connections it holds is the cost of an idle connection.
  *
  * Clients: for the QUIC servers, the quinn-rust binary (one endpoint, many
  * connections, keep-alives every 5 s so that none idles out); for
@@ -17,6 +18,11 @@ import type { Report } from '../results';
 import { pkiArgs } from '../rust';
 import { LineProcess, nodeArgs } from '../spawn';
 import { errorMessage, type Progress, sleep } from './common';
+
+/** Connections opened and closed before the baseline is taken. */
+const WARMUP_CONNECTIONS = 20;
+/** RSS that moves less than this between two measurements half a second apart has settled. */
+const SETTLED_BYTES = 256 * 1024;
 
 interface Measure {
   connections: number;
@@ -67,7 +73,18 @@ export async function idleMemory(
       server.send('measure');
       return server.next(asMeasure, 60_000, 'server measure');
     };
-    const baseline = await measure();
+    // RSS keeps moving for a while after connections come or go (draining
+    // connections freed, heaps returning pages): measure until it settles.
+    const settled = async (): Promise<Measure> => {
+      let last = await measure();
+      for (let i = 0; i < 10; i++) {
+        await sleep(500);
+        const now = await measure();
+        if (Math.abs(now.rss - last.rss) <= SETTLED_BYTES && now.connections === last.connections) return now;
+        last = now;
+      }
+      return last;
+    };
     let connecting = 0;
     let target = 0;
     const onLine = (line: unknown): void => {
@@ -82,6 +99,23 @@ export async function idleMemory(
         ? new LineProcess(process.execPath, nodeArgs('bench/h2-idle-clients.ts', [String(port), pkiDir]), onLine)
         : new LineProcess(rustBin, ['idle-clients', '--port', String(port), '--alpn', ALPN, ...pkiArgs(pki)], onLine);
     await clients.next(field('ready', isTrue), 30_000, 'clients start');
+    // Warm-up: a few connections made and closed first, so that what the
+    // server allocates once (code paths, pools, JIT) is in its baseline.
+    progress(`warm-up: ${WARMUP_CONNECTIONS} connections`);
+    clients.send(`connect ${WARMUP_CONNECTIONS}`);
+    await clients.next(field('connected', isNumber), params.idle.budgetMs, 'warm-up connections');
+    clients.send('drop');
+    await clients.next(field('dropped', isNumber), 30_000, 'closing the warm-up connections');
+    let baseline = await measure();
+    for (let waited = 0; baseline.connections > 0 && waited < 5000; waited += 500) {
+      await sleep(500);
+      baseline = await measure();
+    }
+    baseline = await settled();
+    // A server that keeps connections its client closed keeps them throughout:
+    // they are part of its baseline (and said so).
+    const lingering =
+      baseline.connections > 0 ? `; ${baseline.connections} of the ${WARMUP_CONNECTIONS} warm-up connections, closed by the client, were still held by the server` : '';
     for (; next < counts.length; next++) {
       const n = counts[next] as number;
       target = n;
@@ -99,23 +133,18 @@ export async function idleMemory(
       if (connected < n * 0.95) throw new Error(`only ${connected} of ${n} connections could be established`);
       // Let the server take in the last ones and settle.
       let held = await measure();
-      for (let waited = 0; held.connections < connected && waited < 10_000; waited += 500) {
+      for (let waited = 0; held.connections - baseline.connections < connected && waited < 10_000; waited += 500) {
         await sleep(500);
         held = await measure();
       }
-      if (held.connections < n * 0.95) throw new Error(`the server holds only ${held.connections} of ${n} connections`);
-      await sleep(1000);
-      held = await measure();
+      held = await settled();
+      const holding = held.connections - baseline.connections;
+      if (holding < n * 0.95) throw new Error(`the server holds only ${holding} of ${n} connections`);
       progress(`${n} idle connections: ${Math.round((performance.now() - start) / 1000)} s`);
-      report.samples(
-        metric(n),
-        'KiB',
-        'lower',
-        [(held.rss - baseline.rss) / held.connections / 1024],
-        held.connections === n
-          ? undefined
-          : `of the ${n} connections asked for, the client established ${connected} and the server held ${held.connections}`,
-      );
+      const shortfall =
+        holding === n ? '' : `of the ${n} connections asked for, the client established ${connected} and the server held ${holding}`;
+      const note = (shortfall + lingering).replace(/^; /, '');
+      report.samples(metric(n), 'KiB', 'lower', [(held.rss - baseline.rss) / holding / 1024], note || undefined);
     }
   } catch (error) {
     for (; next < counts.length; next++) report.na(metric(counts[next] as number), errorMessage(error));

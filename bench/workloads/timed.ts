@@ -225,7 +225,8 @@ async function zeroRtt(peer: Peer, params: Params, report: Report, progress: Pro
       const total = [...states.values()].reduce((a, b) => a + b, 0);
       if (accepted !== total) {
         const summary = [...states].map(([state, n]) => `${n} ${state}`).join(', ');
-        report.na('ttfb-0rtt', `0-RTT was not accepted on every resumed connection (${summary})`);
+        const hint = states.has('notAttempted') ? '; notAttempted: the client had no session it could resume' : '';
+        report.na('ttfb-0rtt', `0-RTT was not accepted on every resumed connection (${summary}${hint})`);
       } else {
         report.samples('ttfb-0rtt', 'ms', 'lower', medians);
       }

@@ -9,7 +9,6 @@
 
 mod memory;
 mod proto;
-mod raw;
 mod workloads;
 
 use std::collections::HashMap;
@@ -93,18 +92,27 @@ impl Pki {
         })
     }
 
-    /// Server endpoint options; `transport` is the JSON of the core's
-    /// TransportOptions (built from JSON, as the bindings do, so that fields
-    /// the core adds keep their defaults here).
-    pub fn server_options(&self, transport: Value) -> Res<EndpointOptions> {
-        let json = json!({
-            "server": { "cert": self.cert, "key": self.key, "alpn": [ALPN], "transport": transport }
-        });
-        Ok(EndpointOptions::from_json(&json.to_string())?)
+    /// Server endpoint options. `transport` is the JSON of the core's
+    /// TransportOptions and `extra` more fields of its ServerOptions (e.g.
+    /// `earlyData`): built from JSON, as the bindings do, so that fields the
+    /// core adds keep their defaults here.
+    pub fn server_options(&self, transport: Value, extra: Value) -> Res<EndpointOptions> {
+        let mut server =
+            json!({ "cert": self.cert, "key": self.key, "alpn": [ALPN], "transport": transport });
+        merge(&mut server, extra);
+        Ok(EndpointOptions::from_json(
+            &json!({ "server": server }).to_string(),
+        )?)
     }
 
-    pub fn connect_options(&self, server: SocketAddr, transport: Value) -> Res<ConnectOptions> {
-        let json = json!({
+    /// Client options for `server`; `extra` adds fields of the core's ConnectOptions.
+    pub fn connect_options(
+        &self,
+        server: SocketAddr,
+        transport: Value,
+        extra: Value,
+    ) -> Res<ConnectOptions> {
+        let mut options = json!({
             "address": server.ip().to_string(),
             "port": server.port(),
             "serverName": SERVER_NAME,
@@ -112,7 +120,14 @@ impl Pki {
             "alpn": [ALPN],
             "transport": transport,
         });
-        Ok(ConnectOptions::from_json(&json.to_string())?)
+        merge(&mut options, extra);
+        Ok(ConnectOptions::from_json(&options.to_string())?)
+    }
+}
+
+fn merge(into: &mut Value, extra: Value) {
+    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
+        into.extend(extra);
     }
 }
 
@@ -149,16 +164,6 @@ impl Report {
     pub fn na(&mut self, metric: &str, reason: impl Into<String>) {
         self.results
             .push(json!({ "metric": metric, "na": reason.into() }));
-    }
-
-    /// A remark about how a metric was measured, shown with it.
-    pub fn note(&mut self, metric: &str, note: impl Into<String>) {
-        for result in self.results.iter_mut().rev() {
-            if result["metric"] == metric {
-                result["note"] = Value::String(note.into());
-                return;
-            }
-        }
     }
 }
 

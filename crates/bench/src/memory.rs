@@ -2,6 +2,7 @@
 //! idle-memory (a server process the harness measures, and a client process
 //! that holds connections to any QUIC server of the benchmark).
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,7 @@ use quinn::VarInt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::proto::{self, request_bytes};
+use crate::proto::{self, request_bytes, Serve};
 use crate::{bind, emit, progress, Args, Better, Pki, Report, Res};
 
 /// This process's resident set size in bytes (Linux: /proc/self/status).
@@ -42,10 +43,10 @@ pub async fn churn(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
     let small: usize = args.get("small", 1000)?;
     let large: usize = args.get("large", 100_000)?;
     let parallel: usize = args.get("parallel", 10)?;
-    let (_server, addr) = proto::serve(pki)?;
+    let server = proto::serve(pki, Serve::default())?;
     let client = bind(0, &EndpointOptions::default())?;
     let connection = client
-        .connect(&pki.connect_options(addr, json!({}))?)
+        .connect(&pki.connect_options(server.addr, json!({}), json!({}))?)
         .await?;
     let request = Arc::new(request_bytes(64, 64));
     let mut done = 0;
@@ -106,13 +107,28 @@ fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
 /// connections. Prints `{"ready":true,"port":P}`; answers `measure` with
 /// `{"connections":n,"rss":bytes}`; exits on `quit` or end of input.
 pub async fn idle_server(pki: &Pki) -> Res<()> {
-    let endpoint = bind(0, &pki.server_options(json!({}))?)?;
-    let held = Arc::new(Mutex::new(Vec::new()));
+    // The core refuses connections beyond maxConnections (10 000 by default).
+    let endpoint = bind(
+        0,
+        &pki.server_options(json!({}), json!({ "maxConnections": 1_000_000 }))?,
+    )?;
+    // The open connections, each dropped once it has closed.
+    let held: Arc<Mutex<HashMap<u64, Connection>>> = Arc::default();
     let accepting = (endpoint.clone(), held.clone());
     tokio::spawn(async move {
         let (endpoint, held) = accepting;
+        let mut next_id = 0u64;
         while let Ok(Some(connection)) = endpoint.accept().await {
-            held.lock().expect("held connections").push(connection);
+            let id = next_id;
+            next_id += 1;
+            held.lock()
+                .expect("held connections")
+                .insert(id, connection.clone());
+            let held = held.clone();
+            tokio::spawn(async move {
+                connection.closed().await;
+                held.lock().expect("held connections").remove(&id);
+            });
         }
     });
     emit(&json!({ "ready": true, "port": endpoint.local_addr()?.port() }));
@@ -134,8 +150,8 @@ pub async fn idle_server(pki: &Pki) -> Res<()> {
 /// The other half: one client endpoint holding connections to `--port`
 /// (ALPN `--alpn`), with keep-alives so that none idles out. `connect N`
 /// opens connections until N are held (printing `{"connecting":n}` every
-/// second meanwhile) and answers `{"connected":n,"failed":f}`; exits on
-/// `quit` or end of input.
+/// second meanwhile) and answers `{"connected":n,"failed":f}`; `drop`
+/// closes them all (`{"dropped":n}`); exits on `quit` or end of input.
 pub async fn idle_clients(args: &Args, pki: &Pki) -> Res<()> {
     let port: u16 = args.get("port", 0)?;
     let parallel: usize = args.get("parallel", 32)?;
@@ -144,6 +160,7 @@ pub async fn idle_clients(args: &Args, pki: &Pki) -> Res<()> {
     let mut options = pki.connect_options(
         SocketAddr::from(([127, 0, 0, 1], port)),
         json!({ "idleTimeoutMs": 120_000, "keepAliveIntervalMs": 5_000 }),
+        json!({}),
     )?;
     options.alpn = vec![alpn];
     let options = Arc::new(options);
@@ -194,6 +211,13 @@ pub async fn idle_clients(args: &Args, pki: &Pki) -> Res<()> {
                 ticker.abort();
                 let connected = held.lock().expect("held").len();
                 emit(&json!({ "connected": connected, "failed": failed.load(Ordering::Relaxed) }));
+            }
+            ["drop"] => {
+                let dropped: Vec<Connection> = std::mem::take(&mut *held.lock().expect("held"));
+                for connection in &dropped {
+                    let _ = connection.close(VarInt::from_u32(0), "");
+                }
+                emit(&json!({ "dropped": dropped.len() }));
             }
             ["quit"] => break,
             _ => emit(&json!({ "error": format!("unknown command {command:?}") })),

@@ -5,10 +5,12 @@
 //! bytes, the first 8 of which (when there is room) are the big-endian count.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quicbridge_core::{Connection, Endpoint, Stream};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::{bind, Pki, Res};
 
@@ -17,17 +19,68 @@ pub const READ_CHUNK: usize = 64 * 1024;
 /// Bytes per write when sending a large body.
 pub const WRITE_CHUNK: usize = 64 * 1024;
 
+/// The server reports how many datagrams it has received from a connection
+/// (8 bytes, big-endian, in a datagram back) after every this many, as the
+/// Node peers' servers do (bench/peers/types.ts).
+pub const DATAGRAM_ACK_EVERY: u64 = 16;
+
+/// How to start a server.
+#[derive(Default)]
+pub struct Serve {
+    /// The core's TransportOptions as JSON (`{}` for its defaults).
+    pub transport: Option<Value>,
+    /// Accept 0-RTT data.
+    pub early_data: bool,
+    /// Count datagrams and report the count back.
+    pub datagrams: bool,
+}
+
 /// A server endpoint that answers the protocol on every stream of every connection.
-pub fn serve(pki: &Pki) -> Res<(Endpoint, SocketAddr)> {
-    let endpoint = bind(0, &pki.server_options(json!({}))?)?;
+pub struct Server {
+    pub endpoint: Endpoint,
+    pub addr: SocketAddr,
+    /// Datagrams received over all connections.
+    pub datagrams: Arc<AtomicU64>,
+}
+
+pub fn serve(pki: &Pki, how: Serve) -> Res<Server> {
+    let extra = if how.early_data {
+        json!({ "earlyData": true })
+    } else {
+        json!({})
+    };
+    let endpoint = bind(
+        0,
+        &pki.server_options(how.transport.unwrap_or_else(|| json!({})), extra)?,
+    )?;
     let addr = endpoint.local_addr()?;
-    let server = endpoint.clone();
+    let datagrams = Arc::new(AtomicU64::new(0));
+    let (server, counter, count_datagrams) = (endpoint.clone(), datagrams.clone(), how.datagrams);
     tokio::spawn(async move {
         while let Ok(Some(connection)) = server.accept().await {
+            if count_datagrams {
+                tokio::spawn(report_datagrams(connection.clone(), counter.clone()));
+            }
             tokio::spawn(serve_connection(connection));
         }
     });
-    Ok((endpoint, addr))
+    Ok(Server {
+        endpoint,
+        addr,
+        datagrams,
+    })
+}
+
+async fn report_datagrams(connection: Connection, total: Arc<AtomicU64>) {
+    let mut count: u64 = 0;
+    while connection.read_datagram().await.is_ok() {
+        total.fetch_add(1, Ordering::Relaxed);
+        count += 1;
+        if count % DATAGRAM_ACK_EVERY == 0 {
+            // A report that does not fit or is dropped is made up for by the next.
+            let _ = connection.send_datagram(&count.to_be_bytes());
+        }
+    }
 }
 
 async fn serve_connection(connection: Connection) {
@@ -83,13 +136,23 @@ pub struct Exchange {
     pub server_count: Option<u64>,
 }
 
-/// Sends `request` on a new stream and reads the whole response, which must be `response_len` bytes.
+/// Sends `request` on a new stream and reads the whole response, which must
+/// be `response_len` bytes; times are from now.
 pub async fn exchange(
     connection: &Connection,
     request: &[u8],
     response_len: usize,
 ) -> Res<Exchange> {
-    let start = Instant::now();
+    exchange_from(connection, request, response_len, Instant::now()).await
+}
+
+/// The same, with times from `start` (e.g. before connecting).
+pub async fn exchange_from(
+    connection: &Connection,
+    request: &[u8],
+    response_len: usize,
+    start: Instant,
+) -> Res<Exchange> {
     let stream = connection.open_bi().await?;
     stream.write(request).await?;
     stream.finish()?;

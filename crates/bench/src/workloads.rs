@@ -5,14 +5,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use quicbridge_core::EndpointOptions;
 use quinn::VarInt;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::proto::{self, request_bytes};
-use crate::raw::{RawClient, RawServer};
+use crate::proto::{self, request_bytes, Serve};
 use crate::{bind, progress, Args, Better, Pki, Report, Res};
 
 const SMALL: usize = 1024;
@@ -71,14 +69,14 @@ impl Rounds {
 async fn pair(
     pki: &Pki,
 ) -> Res<(
-    quicbridge_core::Endpoint,
+    proto::Server,
     quicbridge_core::Endpoint,
     quicbridge_core::Connection,
 )> {
-    let (server, addr) = proto::serve(pki)?;
+    let server = proto::serve(pki, Serve::default())?;
     let client = bind(0, &EndpointOptions::default())?;
     let connection = client
-        .connect(&pki.connect_options(addr, json!({}))?)
+        .connect(&pki.connect_options(server.addr, json!({}), json!({}))?)
         .await?;
     Ok((server, client, connection))
 }
@@ -173,9 +171,9 @@ pub async fn handshake(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
     let connections: usize = args.get("connections", 200)?;
     let parallel: usize = args.get("parallel", 10)?;
     let rounds = Rounds::from(args, 5, 1)?;
-    let (_server, addr) = proto::serve(pki)?;
+    let server = proto::serve(pki, Serve::default())?;
     let client = bind(0, &EndpointOptions::default())?;
-    let options = Arc::new(pki.connect_options(addr, json!({}))?);
+    let options = Arc::new(pki.connect_options(server.addr, json!({}), json!({}))?);
 
     // New connections per second: `parallel` handshakes in flight at a time.
     let mut rates = Vec::new();
@@ -233,13 +231,19 @@ pub async fn handshake(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
     report.samples("ttfb-full", "ms", Better::Lower, full);
 
     // The same, resuming a session and sending the request as 0-RTT data.
-    // quicbridge-core has no session resumption at this revision: quinn
-    // directly, configured like the core.
-    let server = RawServer::start(pki, None)?;
-    let raw = RawClient::new(pki, None)?;
-    // A first full handshake leaves session tickets behind.
-    raw.zero_rtt_exchange(server.addr, SMALL, SMALL as u32)
-        .await?;
+    let early = proto::serve(
+        pki,
+        Serve {
+            early_data: true,
+            ..Default::default()
+        },
+    )?;
+    let options = pki.connect_options(early.addr, json!({}), json!({ "earlyData": true }))?;
+    let tickets = request_bytes(4, 0);
+    // A first, full handshake leaves session tickets behind.
+    let first = client.connect(&options).await?;
+    proto::exchange(&first, &request, SMALL).await?;
+    first.close(VarInt::from_u32(0), "")?;
     let mut zero_rtt = Vec::new();
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, warmup) in rounds.iter() {
@@ -249,11 +253,19 @@ pub async fn handshake(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
         ));
         let mut times = Vec::with_capacity(connections);
         for _ in 0..connections {
-            let (first_byte, state) = raw
-                .zero_rtt_exchange(server.addr, SMALL, SMALL as u32)
-                .await?;
-            *states.entry(state).or_default() += 1;
-            times.push(ms(first_byte));
+            let start = Instant::now();
+            let connection = client.connect(&options).await?;
+            let exchange = proto::exchange_from(&connection, &request, SMALL, start).await?;
+            times.push(ms(exchange.first_byte));
+            *states
+                .entry(connection.handshake_complete().await?.as_str())
+                .or_default() += 1;
+            // The server sends session tickets once the handshake is
+            // complete, which with 0-RTT is after the response: one more
+            // exchange (not timed) lets them arrive, so that the next
+            // connection can resume again.
+            proto::exchange(&connection, &tickets, 0).await?;
+            connection.close(VarInt::from_u32(0), "")?;
         }
         if !warmup {
             zero_rtt.push(quantile(&mut times, 0.5));
@@ -267,19 +279,14 @@ pub async fn handshake(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
         report.na(
             "ttfb-0rtt",
             format!(
-                "0-RTT was not accepted on every resumed connection ({})",
+                "0-RTT was not accepted on every resumed connection ({}; notAttempted: the client had no session it could resume)",
                 summary.join(", ")
             ),
         );
     } else {
         report.samples("ttfb-0rtt", "ms", Better::Lower, zero_rtt);
-        report.note(
-            "ttfb-0rtt",
-            "quinn directly: quicbridge-core has no resumption API at this revision",
-        );
     }
-    raw.shutdown().await;
-    server.endpoint.close(VarInt::from_u32(0), b"");
+    early.endpoint.close(VarInt::from_u32(0), "");
     client.close(VarInt::from_u32(0), "");
     client.wait_idle().await;
     Ok(())
@@ -289,10 +296,21 @@ pub async fn datagrams(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
     let size: usize = args.get("size", 1200)?;
     let duration = Duration::from_millis(args.get("duration-ms", 2000)?);
     let rounds = Rounds::from(args, 5, 1)?;
-    // Loopback carries 1500-byte packets; a 1200-byte datagram needs more than QUIC's minimum 1200.
-    let server = RawServer::start(pki, Some(1500))?;
-    let client = RawClient::new(pki, Some(1500))?;
-    let connection = client.connect(server.addr).await?;
+    // A 1200-byte datagram needs packets larger than QUIC's minimum 1200;
+    // loopback carries far more.
+    let transport = json!({ "initialMtu": 1500 });
+    let server = proto::serve(
+        pki,
+        Serve {
+            transport: Some(transport.clone()),
+            datagrams: true,
+            ..Default::default()
+        },
+    )?;
+    let client = bind(0, &EndpointOptions::default())?;
+    let connection = client
+        .connect(&pki.connect_options(server.addr, transport, json!({}))?)
+        .await?;
     let max = connection.max_datagram_size().unwrap_or(0);
     if max < size {
         report.na(
@@ -305,7 +323,7 @@ pub async fn datagrams(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
         );
         return Ok(());
     }
-    let payload = Bytes::from(vec![7u8; size]);
+    let payload = vec![7u8; size];
     // The server's reports of how many datagrams it has received.
     let acked = Arc::new(AtomicU64::new(0));
     let reported = Arc::new(Notify::new());
@@ -335,7 +353,7 @@ pub async fn datagrams(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
                 // A bounded number in flight, so that the send queue (whose
                 // oldest datagrams a full queue drops) does not overflow.
                 for _ in 0..(DATAGRAM_WINDOW - in_flight).min(64) {
-                    connection.send_datagram(payload.clone())?;
+                    connection.send_datagram(&payload)?;
                     sent += 1;
                 }
                 tokio::task::yield_now().await;
@@ -357,12 +375,9 @@ pub async fn datagrams(args: &Args, pki: &Pki, report: &mut Report) -> Res<()> {
     }
     reader.abort();
     report.samples("delivered", "dgram/s", Better::Higher, rates);
-    report.note(
-        "delivered",
-        "quinn directly: quicbridge-core has no datagram API at this revision",
-    );
     report.samples("loss", "%", Better::Lower, losses);
-    connection.close(VarInt::from_u32(0), b"");
-    client.shutdown().await;
+    connection.close(VarInt::from_u32(0), "")?;
+    client.close(VarInt::from_u32(0), "");
+    client.wait_idle().await;
     Ok(())
 }
