@@ -188,6 +188,7 @@ async function zeroRtt(peer: Peer, params: Params, report: Report, progress: Pro
       const first = await peer.connect(server.port, { earlyData: true });
       await exchange(() => first.openStream(), request, SMALL);
       const support = first.earlyData();
+      if (typeof support !== 'string') await support;
       await first.close();
       if (typeof support === 'string') {
         report.na('ttfb-0rtt', support);
