@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { backendStatus } from '../lib/index';
+import type { BackendStatus } from '../lib/index';
 import {
   FULL,
   metricsOf,
@@ -30,7 +30,7 @@ import { ProgressDisplay } from './progress';
 import { markdown } from './report';
 import { type Measured, Report, type ResultEntry, type RunResults } from './results';
 import { cargoTargetDir, rustArgs, rustBinary, rustBinaryProblem } from './rust';
-import { nodeArgs, type Outcome, runMeasuring } from './spawn';
+import { LineProcess, nodeArgs, type Outcome, runMeasuring } from './spawn';
 import { median, spread } from './stats';
 import { svgChart } from './svg';
 import { errorMessage } from './workloads/common';
@@ -97,21 +97,47 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
+interface Probe {
+  backends: BackendStatus[];
+  matrixai: string | null;
+}
+
+/**
+ * Which backends load here (and from where) and whether @matrixai/quic
+ * does, asked of a child process: the harness itself loads no native addon,
+ * whose teardown at exit it would then share.
+ */
+async function probe(): Promise<Probe> {
+  const child = new LineProcess(process.execPath, nodeArgs('bench/probe.ts', [], { plain: true }));
+  try {
+    return await child.next(
+      (line) => {
+        if (typeof line !== 'object' || line === null) return undefined;
+        const value = line as Partial<Probe> & { error?: string };
+        if (typeof value.error === 'string') throw new Error(`probing the peers: ${value.error}`);
+        return Array.isArray(value.backends) ? (value as Probe) : undefined;
+      },
+      60_000,
+      'probing the peers',
+    );
+  } finally {
+    await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    await child.stop();
+  }
+}
+
 /** Why a peer cannot run at all here, if it cannot. */
-async function unavailable(peers: readonly PeerName[], rustBin: string): Promise<Map<PeerName, string>> {
+function unavailable(peers: readonly PeerName[], probed: Probe, rustBin: string): Map<PeerName, string> {
   const reasons = new Map<PeerName, string>();
-  const status = backendStatus();
-  for (const backend of status) {
-    if (!backend.loaded && peers.includes(backend.name)) reasons.set(backend.name, `the ${backend.name} backend does not load: ${backend.error}`);
+  for (const backend of probed.backends) {
+    if (!backend.loaded && peers.includes(backend.name)) {
+      reasons.set(backend.name, `the ${backend.name} backend does not load: ${backend.error ?? 'no reason given'}`);
+    }
   }
   const rust = rustBinaryProblem(rustBin);
   if (rust && peers.includes('quinn-rust')) reasons.set('quinn-rust', rust);
-  if (peers.includes('matrixai-quic')) {
-    try {
-      await import('@matrixai/quic');
-    } catch (error) {
-      reasons.set('matrixai-quic', `@matrixai/quic does not load: ${errorMessage(error)}`);
-    }
+  if (probed.matrixai !== null && peers.includes('matrixai-quic')) {
+    reasons.set('matrixai-quic', `@matrixai/quic does not load: ${probed.matrixai}`);
   }
   return reasons;
 }
@@ -171,8 +197,9 @@ async function main(): Promise<void> {
     const paramsFile = path.join(dir, 'params.json');
     fs.writeFileSync(paramsFile, JSON.stringify(params));
 
-    const missing = await unavailable(options.peers, rustBin);
-    const native = backendStatus().find((b) => b.name === 'native');
+    const probed = await probe();
+    const missing = unavailable(options.peers, probed, rustBin);
+    const native = probed.backends.find((b) => b.name === 'native');
     const profile = nativeProfile(native?.path, cargoTargetDir());
     const display = new ProgressDisplay(options.workloads.length * options.peers.length);
     if (options.peers.includes('native') && profile !== 'release') {
@@ -239,7 +266,6 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  // Backends loaded here (to report on them) must not keep the process alive.
   () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

@@ -11,8 +11,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..');
  * process. QUICBRIDGE_BENCH_NODE_ARGS adds Node options to every such
  * process (e.g. `--cpu-prof --cpu-prof-dir=prof` to profile the peers).
  */
-export function nodeArgs(file: string, args: string[], options: { exposeGc?: boolean } = {}): string[] {
-  const extra = (process.env.QUICBRIDGE_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+export function nodeArgs(file: string, args: string[], options: { exposeGc?: boolean; plain?: boolean } = {}): string[] {
+  const extra = options.plain ? [] : (process.env.QUICBRIDGE_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   return [...extra, ...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', path.join(REPO_ROOT, file), ...args];
 }
 

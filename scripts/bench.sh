@@ -17,9 +17,15 @@ fi
 
 release="$CARGO_TARGET_DIR/release"
 export QUICBRIDGE_BENCH_BIN="${QUICBRIDGE_BENCH_BIN:-$release/quicbridge-bench}"
-# Load exactly the release addon, whatever prebuilds/ holds meanwhile.
+# Load exactly the release addon, whatever prebuilds/ holds meanwhile. The
+# copy is replaced only when it differs, and by a rename: writing over a
+# library that a running benchmark has loaded would crash that process.
 if [ -z "${QUICBRIDGE_NATIVE_PATH:-}" ] && [ -f "$release/libquicbridge_napi.so" ]; then
-  cp "$release/libquicbridge_napi.so" "$release/quicbridge-bench-native.node"
-  export QUICBRIDGE_NATIVE_PATH="$release/quicbridge-bench-native.node"
+  addon="$release/quicbridge-bench-native.node"
+  if ! cmp -s "$release/libquicbridge_napi.so" "$addon"; then
+    cp "$release/libquicbridge_napi.so" "$addon.tmp.$$"
+    mv -f "$addon.tmp.$$" "$addon"
+  fi
+  export QUICBRIDGE_NATIVE_PATH="$addon"
 fi
 exec node --import tsx bench/main.ts "$@"
