@@ -2,7 +2,7 @@
 # Sets up a Debian 12 machine to build and test quicbridge from source, and
 # builds both backends. Idempotent: reruns only do what is missing.
 #   - Debian packages: Rust with its std source (for wasm32), clang, llvm
-#   - npm packages (npm ci)
+#   - npm packages (as package-lock.json pins them)
 #   - wasm-bindgen-cli pinned to Cargo.lock, cached outside the checkout
 #   - the native addon, the wasm module and the TypeScript library
 source "$(dirname "$0")/toolchain.sh"
@@ -12,9 +12,14 @@ command -v node >/dev/null || die "node not found: install Node.js 20 or newer"
 
 ensure_apt_packages
 cd "$REPO_ROOT"
+# `npm install` rather than `npm ci`: @matrixai/quic (a benchmark and interop
+# peer) lists optional prebuilt packages for macOS and Windows that are not
+# on the registry, so no lock file can list them and `npm ci` refuses every
+# lock file. `npm install` installs exactly what package-lock.json pins and
+# skips those.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages"
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
 ensure_wasm_bindgen >/dev/null
 npm run build

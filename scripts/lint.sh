@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Type checks, linters and formatting: tsc (strict), ESLint, rustfmt, clippy.
+source "$(dirname "$0")/toolchain.sh"
+cd "$REPO_ROOT"
+
+log "tsc --noEmit"
+npx tsc --noEmit -p tsconfig.json
+log "eslint"
+npx eslint .
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
