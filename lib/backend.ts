@@ -5,6 +5,8 @@
  * core's JSON envelope (see errors.ts).
  */
 
+import type { DatagramTransport } from './datagram-transport';
+
 export type BackendName = 'native' | 'wasm';
 
 export interface BackendStream {
@@ -63,6 +65,11 @@ export interface Backend {
   readonly version: string;
   /** Binds a UDP socket and starts an endpoint on it. */
   bind(address: string, port: number, options: string, keylog?: KeyLogCallback): Promise<BoundEndpoint>;
+  /**
+   * Starts an endpoint on a datagram transport the caller supplies; only
+   * backends whose sockets the host owns (wasm) can.
+   */
+  bindTransport?(transport: DatagramTransport, options: string, keylog?: KeyLogCallback): BoundEndpoint;
 }
 
 /** An endpoint together with the socket its backend manages for it. */

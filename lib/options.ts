@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 import type { BackendName } from './backend';
+import type { DatagramTransport } from './datagram-transport';
 import { invalidArg } from './errors';
 
 /** PEM text, as a string or the bytes of a .pem file. */
@@ -68,6 +69,12 @@ export interface ListenOptions {
   keylog?: KeyLogOption;
   /** Use this backend rather than the loader's choice. */
   backend?: BackendName;
+  /**
+   * Run on this datagram transport instead of a UDP socket of quicbridge's
+   * own (then `address`/`port` are the transport's business). Only the wasm
+   * backend can: it is picked when `backend` is not given.
+   */
+  datagramTransport?: DatagramTransport;
 }
 
 export interface ConnectOptions {
@@ -105,6 +112,8 @@ export interface ConnectOptions {
   localAddress?: string;
   /** Use this backend rather than the loader's choice. */
   backend?: BackendName;
+  /** As for `listen()`: run on a caller-supplied datagram transport (wasm backend). */
+  datagramTransport?: DatagramTransport;
   signal?: AbortSignal;
 }
 
@@ -321,4 +330,17 @@ export function keyLogSink(option: unknown): { callback?: (line: string) => void
       }
     },
   };
+}
+
+/** Checks that a caller-supplied datagram transport has the shape quicbridge needs. */
+export function checkDatagramTransport(value: unknown): DatagramTransport {
+  checkObject(value, 'datagramTransport');
+  for (const method of ['send', 'onDatagram', 'close'] as const) {
+    if (typeof value[method] !== 'function') throw invalidArg(`datagramTransport.${method} must be a function`);
+  }
+  const local = value.localAddress;
+  checkObject(local, 'datagramTransport.localAddress');
+  checkIp(local.address, 'datagramTransport.localAddress.address');
+  checkPort(local.port, 'datagramTransport.localAddress.port', 0);
+  return value as unknown as DatagramTransport;
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import type { Backend, BackendEndpoint, BoundEndpoint, KeyLogCallback } from './backend';
 import { createUdpTransport, type DatagramTransport } from './datagram-transport';
+import { quicError } from './errors';
 import { packageRoot } from './package-root';
 
 type Send = (data: Uint8Array, address: string, port: number) => void;
@@ -81,6 +82,11 @@ export function loadWasmBackend(): Backend {
         await transport.close();
         throw error;
       }
+    },
+    bindTransport(transport, options, keylog): BoundEndpoint {
+      return endpointOnTransport(binding, transport, options, keylog, () =>
+        Promise.reject(quicError('ERR_QUIC_BACKEND_UNSUPPORTED', 'rebind() needs a socket quicbridge opens itself; this endpoint runs on a caller-supplied datagram transport')),
+      );
     },
   };
 }

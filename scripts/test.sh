@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust tests, then the one ava suite (test/suite) four
 # times — native, wasm, and the two cross-backend pairs (client on one
-# backend, server on the other) — then the loader and relay tests.
+# backend, server on the other) — then the loader, relay, docs and
+# install tests.
 # Builds first (incrementally) so nothing stale is tested.
 source "$(dirname "$0")/toolchain.sh"
 cd "$REPO_ROOT"
@@ -15,5 +16,5 @@ for pair in native:native wasm:wasm native:wasm wasm:native; do
   log "behaviour suite: $client client, $server server"
   QUICBRIDGE_BACKEND=$client QUICBRIDGE_TEST_SERVER_BACKEND=$server npx ava test/suite
 done
-log "loader and impairment relay"
-npx ava test/loader test/relay
+log "loader, impairment relay, API docs, and the packed package installed like a user would"
+npx ava test/loader test/relay test/docs test/install
