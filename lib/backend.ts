@@ -43,6 +43,31 @@ export interface BackendConnection {
   /** JSON array of PEM certificates. */
   peerCertificates(): string;
   forceKeyUpdate(): void;
+  /** Starts HTTP/3 on the connection, as its server or its client. */
+  http3(server: boolean): Promise<BackendHttp3Session>;
+}
+
+export interface BackendHttp3Session {
+  /** Sends a request head (JSON of the core's RequestHead). */
+  request(head: string): Promise<BackendHttp3Stream>;
+  /** The next request; null once the client is done. */
+  accept(): Promise<BackendHttp3Stream | null>;
+}
+
+export interface BackendHttp3Stream {
+  /** JSON of the request head (server side). */
+  requestHead(): string | null | undefined;
+  /** JSON of the response head (client side). */
+  responseHead(): Promise<string>;
+  respond(head: string): Promise<void>;
+  write(data: Uint8Array): Promise<void>;
+  /** `trailers`: JSON of header pairs, or null. */
+  finish(trailers: string | null): Promise<void>;
+  read(max: number): Promise<Uint8Array | null>;
+  /** JSON of the trailers, or null. */
+  trailers(): Promise<string | null>;
+  reset(code: number): void;
+  stop(code: number): void;
 }
 
 export interface BackendEndpoint {

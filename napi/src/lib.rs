@@ -5,6 +5,7 @@
 mod connection;
 mod endpoint;
 mod error;
+mod http3;
 mod stream;
 
 /// The core version this addon was built from.

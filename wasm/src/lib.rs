@@ -8,6 +8,7 @@
 mod connection;
 mod endpoint;
 mod error;
+mod http3;
 mod runtime;
 mod single_threaded;
 mod socket;

@@ -11,6 +11,7 @@ mod config;
 mod connection;
 mod endpoint;
 mod error;
+pub mod http3;
 mod stats;
 mod stream;
 mod tls;
