@@ -196,7 +196,8 @@ export class Http3Client {
         throw invalidArg(`not a URL: ${String(input)}`);
       }
       checkObject(init, 'init');
-      options = { authority: url.host, path: `${url.pathname}${url.search}`, ...init };
+      const defined = Object.fromEntries(Object.entries(init).filter(([, value]) => value !== undefined)) as Http3RequestInit;
+      options = { authority: url.host, path: `${url.pathname}${url.search}`, ...defined };
     } else {
       checkObject(input, 'request');
       options = input;

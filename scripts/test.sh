@@ -18,3 +18,8 @@ for pair in native:native wasm:wasm native:wasm wasm:native; do
 done
 log "loader, impairment relay, API docs, and the packed package installed like a user would"
 npx ava test/loader test/relay test/docs test/install
+log "interop with independent stacks (peers installed on first use; missing ones are skipped with the reason)"
+scripts/install-peers.sh
+for backend in native wasm; do
+  QUICBRIDGE_BACKEND=$backend npx ava test/interop
+done

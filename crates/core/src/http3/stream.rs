@@ -179,6 +179,8 @@ impl Http3Stream {
     pub async fn finish(&self, trailers: Option<&Headers>) -> Result<()> {
         let trailers = trailers.map(|t| header_map(t, "trailers")).transpose()?;
         let mut send = self.send.lock().await;
+        // Trailers are a last HEADERS frame; the stream still has to be
+        // finished after them.
         let result = match &mut *send {
             SendHalf::Server {
                 responded: false, ..
@@ -187,14 +189,24 @@ impl Http3Stream {
                     "respond() with a status before finishing",
                 ))
             }
-            SendHalf::Client(stream) => match trailers {
-                Some(trailers) => stream.send_trailers(trailers).await,
-                None => stream.finish().await,
-            },
-            SendHalf::Server { stream, .. } => match trailers {
-                Some(trailers) => stream.send_trailers(trailers).await,
-                None => stream.finish().await,
-            },
+            SendHalf::Client(stream) => {
+                if let Some(trailers) = trailers {
+                    stream
+                        .send_trailers(trailers)
+                        .await
+                        .map_err(|e| self.error(e))?;
+                }
+                stream.finish().await
+            }
+            SendHalf::Server { stream, .. } => {
+                if let Some(trailers) = trailers {
+                    stream
+                        .send_trailers(trailers)
+                        .await
+                        .map_err(|e| self.error(e))?;
+                }
+                stream.finish().await
+            }
         };
         result.map_err(|e| self.error(e))
     }
