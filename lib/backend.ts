@@ -88,6 +88,8 @@ export interface Backend {
   /** Where the binding was loaded from. */
   readonly path: string;
   readonly version: string;
+  /** A self-signed certificate: JSON `{names, now, validDays}` in, JSON `{cert, key}` out. */
+  generateCertificate(options: string): string;
   /** Binds a UDP socket and starts an endpoint on it. */
   bind(address: string, port: number, options: string, keylog?: KeyLogCallback): Promise<BoundEndpoint>;
   /**

@@ -15,6 +15,7 @@ interface WasmEndpoint extends BackendEndpoint {
 
 export interface WasmBinding {
   version(): string;
+  generateCertificate(options: string): string;
   WasmEndpoint: new (send: Send, localAddress: string, localPort: number, options: string, keylog?: KeyLogCallback) => WasmEndpoint;
 }
 
@@ -74,6 +75,7 @@ export function loadWasmBackend(): Backend {
     name: 'wasm',
     path: file,
     version: binding.version(),
+    generateCertificate: (options) => binding.generateCertificate(options),
     async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const transport = await createUdpTransport(address, port);
       try {

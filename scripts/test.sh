@@ -16,8 +16,8 @@ for pair in native:native wasm:wasm native:wasm wasm:native; do
   log "behaviour suite: $client client, $server server"
   QUICBRIDGE_BACKEND=$client QUICBRIDGE_TEST_SERVER_BACKEND=$server npx ava test/suite
 done
-log "loader, impairment relay, API docs, and the packed package installed like a user would"
-npx ava test/loader test/relay test/docs test/install
+log "loader, impairment relay, API docs, the packed package installed like a user would, and the CLI"
+npx ava test/loader test/relay test/docs test/install test/cli
 log "interop with independent stacks (peers installed on first use; missing ones are skipped with the reason)"
 scripts/install-peers.sh
 for backend in native wasm; do
