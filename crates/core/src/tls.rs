@@ -199,12 +199,12 @@ fn new_base_client_config(options: &ConnectOptions) -> Result<rustls::ClientConf
     let builder = match (&options.ca, options.insecure_skip_verify) {
         _ if !options.pinned_sha256.is_empty() => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedServerCertificate::new(
+            .with_custom_certificate_verifier(Arc::new(PolicyVerifier::pinned(
                 &options.pinned_sha256,
             )?)),
         (_, true) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCertificate(provider()))),
+            .with_custom_certificate_verifier(Arc::new(PolicyVerifier::accept_any())),
         (Some(ca), false) => builder.with_root_certificates(root_store(ca, "ca")?),
         (None, false) => {
             return Err(Error::invalid_arg(
@@ -241,17 +241,33 @@ pub(crate) fn client_crypto(
     QuicClientConfig::try_from(tls).map_err(|e| Error::invalid_arg(e.to_string()))
 }
 
-/// Trusts exactly the end-entity certificates with the given SHA-256
-/// fingerprints (a self-signed development server's, say): no CA, no name
-/// check, but the server must hold the pinned certificate's key.
+/// The server certificates a client accepts without a CA. Either way the
+/// server must still prove, by its handshake signature, that it holds the
+/// key of the certificate it sent.
 #[derive(Debug)]
-struct PinnedServerCertificate {
-    fingerprints: Vec<[u8; 32]>,
+enum CertificatePolicy {
+    /// Exactly the end-entity certificates with these SHA-256 fingerprints
+    /// (a self-signed development server's, say).
+    Pinned(Vec<[u8; 32]>),
+    /// Any certificate at all: `insecureSkipVerify`.
+    AcceptAny,
+}
+
+#[derive(Debug)]
+struct PolicyVerifier {
+    policy: CertificatePolicy,
     provider: Arc<CryptoProvider>,
 }
 
-impl PinnedServerCertificate {
-    fn new(pins: &[String]) -> Result<Self> {
+impl PolicyVerifier {
+    fn accept_any() -> Self {
+        PolicyVerifier {
+            policy: CertificatePolicy::AcceptAny,
+            provider: provider(),
+        }
+    }
+
+    fn pinned(pins: &[String]) -> Result<Self> {
         let fingerprints = pins
             .iter()
             .map(|pin| {
@@ -272,14 +288,14 @@ impl PinnedServerCertificate {
                 Ok(fingerprint)
             })
             .collect::<Result<_>>()?;
-        Ok(PinnedServerCertificate {
-            fingerprints,
+        Ok(PolicyVerifier {
+            policy: CertificatePolicy::Pinned(fingerprints),
             provider: provider(),
         })
     }
 }
 
-impl ServerCertVerifier for PinnedServerCertificate {
+impl ServerCertVerifier for PolicyVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -288,12 +304,14 @@ impl ServerCertVerifier for PinnedServerCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
-        if self
-            .fingerprints
-            .iter()
-            .any(|pin| pin[..] == *digest.as_ref())
-        {
+        let accepted = match &self.policy {
+            CertificatePolicy::AcceptAny => true,
+            CertificatePolicy::Pinned(fingerprints) => {
+                let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
+                fingerprints.iter().any(|pin| pin[..] == *digest.as_ref())
+            }
+        };
+        if accepted {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -334,56 +352,6 @@ impl ServerCertVerifier for PinnedServerCertificate {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// Skips certificate verification (chain and name) but still checks that
-/// the server holds the key of the certificate it sent.
-#[derive(Debug)]
-struct AcceptAnyServerCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyServerCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
