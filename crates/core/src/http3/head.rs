@@ -36,14 +36,15 @@ pub struct ResponseHead {
 pub(crate) fn header_map(headers: &Headers, what: &str) -> Result<HeaderMap> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for [name, value] in headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            Error::invalid_arg(format!("{what}: {name:?} is not a valid header name"))
-        })?;
-        if name.as_str().starts_with(':') {
+        // Checked first: http 1.5 rejects such names as invalid outright.
+        if name.starts_with(':') {
             return Err(Error::invalid_arg(format!(
                 "{what}: pseudo-header {name} is set from the head's own fields"
             )));
         }
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::invalid_arg(format!("{what}: {name:?} is not a valid header name"))
+        })?;
         let value = HeaderValue::from_str(value)
             .map_err(|_| Error::invalid_arg(format!("{what}: the value of {name} is not valid")))?;
         map.append(name, value);
