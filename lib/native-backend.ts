@@ -1,13 +1,13 @@
 import path from 'node:path';
 
-import type { Backend, BackendEndpoint, BoundEndpoint, KeyLogCallback } from './backend';
+import type { Backend, BackendEndpoint, BackendMessageCodec, BoundEndpoint, KeyLogCallback } from './backend';
 import { packageRoot } from './package-root';
 
 interface NativeEndpoint extends BackendEndpoint {
   rebind(address: string, port: number): Promise<void>;
 }
 
-interface NativeBinding {
+interface NativeBinding extends BackendMessageCodec {
   version(): string;
   NativeEndpoint: {
     bind(address: string, port: number, options: string, keylog?: KeyLogCallback | null): Promise<NativeEndpoint>;
@@ -66,6 +66,7 @@ export function loadNativeBackend(): Backend {
     name: 'native',
     path: file,
     version: binding.version(),
+    messages: binding,
     async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const endpoint = await binding.NativeEndpoint.bind(address, port, options, keylog ?? null);
       return {

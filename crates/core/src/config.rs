@@ -97,7 +97,9 @@ fn bounded(value: Option<u64>, default: u64, min: u64, max: u64, field: &str) ->
 
 /// As [`bounded`], for options whose absence means "the library's default".
 fn bounded_if_set(value: Option<u64>, min: u64, max: u64, field: &str) -> Result<Option<u64>> {
-    value.map(|v| bounded(Some(v), v, min, max, field)).transpose()
+    value
+        .map(|v| bounded(Some(v), v, min, max, field))
+        .transpose()
 }
 
 fn varint(value: u64) -> VarInt {
@@ -527,7 +529,10 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(
-                endpoint.endpoint_config().unwrap().get_max_udp_payload_size(),
+                endpoint
+                    .endpoint_config()
+                    .unwrap()
+                    .get_max_udp_payload_size(),
                 ok
             );
         }
