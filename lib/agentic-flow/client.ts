@@ -16,7 +16,7 @@ import { checkPort, describeValue, type ConnectOptions } from '../options';
 import { checkEnabled, clientTls, resolveQuicConfig, transportOf, type QuicConfig, type ResolvedQuicConfig } from './config';
 import { withDeadline } from './io';
 import type { QuicMessage } from './message';
-import { addressKey, AGENTIC_FLOW_ALPN, checkSessionOpen, MessageSession, TrackedConnection, type DataStream, type QuicStream } from './session';
+import { addressKey, AGENTIC_FLOW_ALPN, checkSessionOpen, deliverToListeners, MessageSession, TrackedConnection, type DataStream, type QuicStream } from './session';
 import { ConnectionBook, type QuicStats } from './stats';
 
 /** agentic-flow's connection record, live. */
@@ -86,7 +86,7 @@ class Entry implements QuicConnection {
 }
 
 export interface QuicClientEvents {
-  /** A message the server pushed on `connectionId` (with no listener, such messages are rejected). */
+  /** A message the server pushed on `connectionId`; acknowledged as for `QuicServer`'s `'message'` (with no listener, rejected). */
   message: [message: QuicMessage, connectionId: string];
   /** A data stream the server opened (with no listener, such streams are refused). */
   stream: [stream: QuicStream, connectionId: string];
@@ -197,10 +197,7 @@ export class QuicClient extends EventEmitter<QuicClientEvents> {
         codec: loadBackend(connection.backend).messages,
         maxMessageSize: this.#config.maxMessageSize,
         streamTimeoutMs: this.#config.streamTimeout,
-        onMessage: (message) => {
-          if (this.listenerCount('message') === 0) throw new Error('no receiver for messages on this client (no message listener)');
-          this.emit('message', message, id);
-        },
+        onMessage: (message) => deliverToListeners(this, message, id, 'this client'),
         onStream: (stream: DataStream) => this.emit('stream', stream, id),
       });
       tracked = session;

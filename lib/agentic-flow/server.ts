@@ -16,13 +16,18 @@ import { describeValue } from '../options';
 import { checkEnabled, resolveQuicConfig, serverTls, transportOf, type QuicConfig, type ResolvedQuicConfig } from './config';
 import type { QuicConnection } from './client';
 import type { QuicMessage } from './message';
-import { addressKey, AGENTIC_FLOW_ALPN, checkSessionOpen, MessageSession, TrackedConnection, type DataStream, type QuicStream } from './session';
+import { addressKey, AGENTIC_FLOW_ALPN, checkSessionOpen, deliverToListeners, MessageSession, TrackedConnection, type DataStream, type QuicStream } from './session';
 import { ConnectionBook, type QuicStats } from './stats';
 
 export interface QuicServerEvents {
   /** A client connected (ALPN `agentic-flow/1` or `h3`). */
   connection: [connection: QuicConnection];
-  /** A client's message; the client's `sendMessage` settles once every listener has returned (a listener that throws rejects it). */
+  /**
+   * A client's message. The client's `sendMessage` settles once every
+   * listener has returned and the promises they returned have settled; a
+   * listener that throws or rejects rejects it (with no listener, messages
+   * are rejected).
+   */
   message: [message: QuicMessage, connectionId: string];
   /** A data stream a client opened (with no listener, streams are refused). */
   stream: [stream: QuicStream, connectionId: string];
@@ -145,10 +150,7 @@ export class QuicServer extends EventEmitter<QuicServerEvents> {
         codec: loadBackend(connection.backend).messages,
         maxMessageSize: this.#config.maxMessageSize,
         streamTimeoutMs: this.#config.streamTimeout,
-        onMessage: (message) => {
-          if (this.listenerCount('message') === 0) throw new Error('no receiver for messages on this server (no message listener)');
-          this.emit('message', message, id);
-        },
+        onMessage: (message) => deliverToListeners(this, message, id, 'this server'),
         onStream: (stream: DataStream) => this.emit('stream', stream, id),
       });
       tracked = session;

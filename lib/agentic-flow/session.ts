@@ -5,6 +5,8 @@
  * streams of their own, each answered by a real reply from the receiver,
  * and raw data streams.
  */
+import type { EventEmitter } from 'node:events';
+
 import type { BackendMessageCodec } from '../backend';
 import type { CloseInfo, ConnectionStats, QuicConnection } from '../connection';
 import { callBinding, invalidArg, invalidState, quicError, QuicError } from '../errors';
@@ -205,12 +207,12 @@ export interface SessionOptions {
   /** Deadline for each message exchange and each stream operation (0: none). */
   streamTimeoutMs: number;
   /**
-   * Where received messages go; its acknowledgement is sent once it has
-   * returned (one that throws rejects the message). Without it, messages
-   * wait in an inbox for `nextMessage()` (a full inbox delays the
-   * acknowledgement).
+   * Where received messages go; the acknowledgement is sent once it has
+   * returned (and what it returned has settled); one that throws or rejects
+   * rejects the message. Without it, messages wait in an inbox for
+   * `nextMessage()` (a full inbox delays the acknowledgement).
    */
-  onMessage?: (message: QuicMessage) => void;
+  onMessage?: (message: QuicMessage) => void | Promise<void>;
   /** Where data streams the peer opens go; without it, or when it returns false, they are refused. */
   onStream?: (stream: DataStream) => boolean;
 }
@@ -329,7 +331,7 @@ export class MessageSession extends TrackedConnection {
 
   async #deliver(message: QuicMessage): Promise<void> {
     if (this.#options.onMessage) {
-      this.#options.onMessage(message);
+      await this.#options.onMessage(message);
       return;
     }
     const receiver = this.#receivers.shift();
@@ -367,11 +369,7 @@ export class MessageSession extends TrackedConnection {
    * refused (it never saw it) is sent again once the handshake completes.
    */
   async sendMessage(message: QuicMessage): Promise<void> {
-    const { head, payload } = encodeMessage(this.#options.codec, message);
-    const size = head.length + payload.length;
-    if (size > this.#options.maxMessageSize) {
-      throw invalidArg(`message of ${size} bytes (framed) exceeds maxMessageSize (${this.#options.maxMessageSize})`);
-    }
+    const { head, payload } = frameFor(this.#options.codec, message, this.#options.maxMessageSize);
     if (!this.isOpen) throw closedError(this.closeInfo!);
     try {
       return await this.#exchange(message.id, head, payload);
@@ -415,6 +413,24 @@ export class MessageSession extends TrackedConnection {
     })();
     return new DataStream(await withDeadline(this.#options.streamTimeoutMs, 'opening a stream', 'streamTimeout', open, () => stream?.destroy()), this, this.#options.streamTimeoutMs);
   }
+}
+
+/** The frame of `message` (head, then the payload as it is), checked against `maxMessageSize`. */
+export function frameFor(codec: BackendMessageCodec, message: QuicMessage, maxMessageSize: number): { head: Uint8Array; payload: Uint8Array } {
+  const frame = encodeMessage(codec, message);
+  const size = frame.head.length + frame.payload.length;
+  if (size > maxMessageSize) throw invalidArg(`message of ${size} bytes (framed) exceeds maxMessageSize (${maxMessageSize})`);
+  return frame;
+}
+
+/**
+ * Hands `message` to the emitter's `'message'` listeners and waits for what
+ * they return: the acknowledgement follows. None is an error the sender sees.
+ */
+export async function deliverToListeners(emitter: EventEmitter, message: QuicMessage, connectionId: string, who: string): Promise<void> {
+  const listeners = emitter.rawListeners('message') as ((message: QuicMessage, connectionId: string) => unknown)[];
+  if (listeners.length === 0) throw new Error(`no receiver for messages on ${who} (no message listener)`);
+  await Promise.all(listeners.map((listener) => listener.call(emitter, message, connectionId)));
 }
 
 export function checkSessionOpen(session: TrackedConnection | undefined, id: string): asserts session is TrackedConnection {

@@ -12,8 +12,8 @@ import { invalidArg, invalidState, quicError, QuicError } from '../errors';
 import { loadBackend } from '../loader';
 import { checkObject, describeValue, type ConnectOptions } from '../options';
 import { readPemFile } from './config';
-import { encodeMessage, type QuicMessage } from './message';
-import { addressKey, AGENTIC_FLOW_ALPN, MessageSession } from './session';
+import type { QuicMessage } from './message';
+import { addressKey, AGENTIC_FLOW_ALPN, frameFor, MessageSession } from './session';
 import { ConnectionBook, type PoolStats } from './stats';
 
 /** agentic-flow's connection configuration (its field names), plus quicbridge's TLS and limits. */
@@ -181,7 +181,7 @@ export class WasmQuicClient {
    * and settles when the server has acknowledged it.
    */
   async sendMessage(addr: string, message: QuicMessage): Promise<void> {
-    encodeMessage(this.#backend.messages, message); // a bad message fails before any connection is made
+    frameFor(this.#backend.messages, message, this.#config.max_message_size); // a bad message fails before any connection is made
     const session = await this.#session(addr);
     await session.sendMessage(message);
   }
