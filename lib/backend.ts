@@ -111,6 +111,8 @@ export interface Backend {
   readonly version: string;
   /** The agentic-flow message format, from the core. */
   readonly messages: BackendMessageCodec;
+  /** A self-signed certificate: JSON `{names, now, validDays}` in, JSON `{cert, key}` out. */
+  generateCertificate(options: string): string;
   /** Binds a UDP socket and starts an endpoint on it. */
   bind(address: string, port: number, options: string, keylog?: KeyLogCallback): Promise<BoundEndpoint>;
   /**

@@ -23,13 +23,18 @@ import {
   serverOptionsJson,
 } from './options';
 
+/** The longest a closing endpoint waits for its connections to drain. */
+const DRAIN_LIMIT_MS = 10_000;
+
 /** Closes an endpoint, lets its connections drain, and releases its socket: once. */
 function shutdown(bound: BoundEndpoint, hold: LoopHold, onReleased: () => void): (code: number, reason: string) => Promise<void> {
   let done: Promise<void> | undefined;
   return (code, reason) => {
     done ??= (async () => {
       callBinding(() => bound.endpoint.close(code, reason));
-      await bound.endpoint.waitIdle();
+      // Draining takes three probe timeouts; a peer that never answers must
+      // not keep the socket (and the process) forever.
+      await Promise.race([bound.endpoint.waitIdle(), new Promise((resolve) => setTimeout(resolve, DRAIN_LIMIT_MS).unref())]);
       await bound.release();
       hold.release();
       onReleased();

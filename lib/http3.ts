@@ -78,6 +78,17 @@ class Http3BodyReadable extends Readable {
   }
 }
 
+async function readWhole(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function readTrailers(stream: BackendHttp3Stream): Promise<Http3Headers | undefined> {
+  const json = await awaitBinding(stream.trailers());
+  return json === null ? undefined : (JSON.parse(json) as Http3Headers);
+}
+
 async function writeBody(stream: BackendHttp3Stream, body: Http3Body | undefined, trailers: Http3Headers | undefined): Promise<void> {
   if (typeof body === 'string') body = Buffer.from(body);
   if (body instanceof Uint8Array) {
@@ -118,10 +129,8 @@ export class Http3Response {
   }
 
   /** The whole body. */
-  async bytes(): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of this.body) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+  bytes(): Promise<Buffer> {
+    return readWhole(this.body);
   }
 
   async text(): Promise<string> {
@@ -129,9 +138,8 @@ export class Http3Response {
   }
 
   /** Trailers sent after the body (read the body first); undefined if none. */
-  async trailers(): Promise<Http3Headers | undefined> {
-    const json = await awaitBinding(this.#stream.trailers());
-    return json === null ? undefined : (JSON.parse(json) as Http3Headers);
+  trailers(): Promise<Http3Headers | undefined> {
+    return readTrailers(this.#stream);
   }
 }
 
@@ -274,15 +282,14 @@ export class Http3Request {
     return header(this.headers, name);
   }
 
-  async bytes(): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of this.body) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+  /** The whole body. */
+  bytes(): Promise<Buffer> {
+    return readWhole(this.body);
   }
 
-  async trailers(): Promise<Http3Headers | undefined> {
-    const json = await awaitBinding(this.#stream.trailers());
-    return json === null ? undefined : (JSON.parse(json) as Http3Headers);
+  /** Trailers sent after the body (read the body first); undefined if none. */
+  trailers(): Promise<Http3Headers | undefined> {
+    return readTrailers(this.#stream);
   }
 }
 

@@ -1,5 +1,7 @@
 export type { BackendName, EarlyDataState, KeyLogCallback } from './backend';
 export type { AbortOptions } from './abort';
+export { generateCertificate } from './certificate';
+export type { GenerateCertificateOptions, GeneratedCertificate } from './certificate';
 export type { CloseInfo, CloseKind, ConnectionStats, PathChange, QuicConnectionEvents, SocketAddress } from './connection';
 export { QuicConnection } from './connection';
 export type { DatagramTransport } from './datagram-transport';

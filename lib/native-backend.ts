@@ -9,6 +9,7 @@ interface NativeEndpoint extends BackendEndpoint {
 
 interface NativeBinding extends BackendMessageCodec {
   version(): string;
+  generateCertificate(options: string): string;
   NativeEndpoint: {
     bind(address: string, port: number, options: string, keylog?: KeyLogCallback | null): Promise<NativeEndpoint>;
   };
@@ -67,6 +68,7 @@ export function loadNativeBackend(): Backend {
     path: file,
     version: binding.version(),
     messages: binding,
+    generateCertificate: (options) => binding.generateCertificate(options),
     async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const endpoint = await binding.NativeEndpoint.bind(address, port, options, keylog ?? null);
       return {

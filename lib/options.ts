@@ -98,6 +98,13 @@ export interface ConnectOptions {
   /** Also trust the system's CA certificates (default false). */
   systemRoots?: boolean;
   /**
+   * Trust exactly the server certificate(s) with these SHA-256 fingerprints
+   * (hex, colons allowed, as `X509Certificate.fingerprint256` prints them)
+   * instead of a CA: for self-signed servers. The server must still prove it
+   * holds the certificate's key.
+   */
+  pinnedSha256?: string | string[];
+  /**
    * Accept ANY server certificate: no chain or name check. Anyone on the
    * path can then read and change the traffic. For tests only.
    */
@@ -289,8 +296,10 @@ export function connectOptionsJson(options: ConnectOptions, address: string): st
     ...(options.ca === undefined ? [] : [pemList(options.ca, 'ca')]),
     ...(systemRoots ? [systemRootsPem()] : []),
   ];
-  if (roots.length === 0 && !insecure) {
-    throw invalidArg('ca is required (the PEM CA certificates the server certificate must chain to), or systemRoots: true');
+  const pins = options.pinnedSha256 === undefined ? [] : Array.isArray(options.pinnedSha256) ? options.pinnedSha256 : [options.pinnedSha256];
+  if (!pins.every((pin): pin is string => typeof pin === 'string')) throw invalidArg('pinnedSha256 must be a fingerprint string or an array of them');
+  if (roots.length === 0 && pins.length === 0 && !insecure) {
+    throw invalidArg('ca is required (the PEM CA certificates the server certificate must chain to), or systemRoots: true, or pinnedSha256');
   }
   if (insecure && !warnedInsecure) {
     warnedInsecure = true;
@@ -305,6 +314,7 @@ export function connectOptionsJson(options: ConnectOptions, address: string): st
     serverName: servername,
     ca: roots.length > 0 ? roots.join('\n') : undefined,
     insecureSkipVerify: insecure,
+    pinnedSha256: pins,
     cert: options.cert === undefined ? undefined : pemText(options.cert, 'cert'),
     key: options.key === undefined ? undefined : pemText(options.key, 'key'),
     alpn: alpnList(options.alpn),

@@ -15,6 +15,7 @@ interface WasmEndpoint extends BackendEndpoint {
 
 export interface WasmBinding extends BackendMessageCodec {
   version(): string;
+  generateCertificate(options: string): string;
   WasmEndpoint: new (send: Send, localAddress: string, localPort: number, options: string, keylog?: KeyLogCallback) => WasmEndpoint;
 }
 
@@ -75,6 +76,7 @@ export function loadWasmBackend(): Backend {
     path: file,
     version: binding.version(),
     messages: binding,
+    generateCertificate: (options) => binding.generateCertificate(options),
     async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const transport = await createUdpTransport(address, port);
       try {

@@ -146,6 +146,13 @@ test.serial('the quicbridge/agentic-flow subpath works from the tarball: a messa
   });
 });
 
+test.serial('the package installs the quicbridge command', async (t) => {
+  const { stdout } = await run(process.execPath, [path.join(project, 'node_modules', '.bin', 'quicbridge'), 'doctor', '--json'], { cwd: project, env: bareEnv() });
+  const report = JSON.parse(stdout) as { active: string; quicbridge: string };
+  t.is(report.active, 'native');
+  t.is(report.quicbridge, (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version);
+});
+
 test.serial('2. under node --no-addons the same script works on wasm, without a notice', async (t) => {
   const { result, stderr } = await node(['--no-addons', 'echo.mjs']);
   t.deepEqual(result, { backend: 'wasm', echoed: 'ping' });

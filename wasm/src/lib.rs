@@ -21,3 +21,10 @@ mod timer;
 pub fn version() -> String {
     quicbridge_core::VERSION.to_string()
 }
+
+/// A self-signed certificate: JSON `{names, now, validDays}` in, JSON
+/// `{cert, key}` (PEM) out.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = generateCertificate)]
+pub fn generate_certificate(options: &str) -> Result<String, wasm_bindgen::JsValue> {
+    quicbridge_core::generate_self_signed_json(options).map_err(error::to_js)
+}

@@ -6,6 +6,7 @@
 //! JSON strings (parsed and validated here, once), bytes as byte buffers.
 
 mod base64;
+mod certs;
 mod close;
 mod config;
 mod connection;
@@ -17,6 +18,7 @@ mod stats;
 mod stream;
 mod tls;
 
+pub use certs::{generate_self_signed, generate_self_signed_json, GeneratedCertificate};
 pub use close::{CloseInfo, CloseKind};
 pub use config::{
     ClientAuthOptions, CongestionControl, ConnectOptions, EndpointOptions, ServerOptions,

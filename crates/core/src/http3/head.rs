@@ -36,7 +36,6 @@ pub struct ResponseHead {
 pub(crate) fn header_map(headers: &Headers, what: &str) -> Result<HeaderMap> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for [name, value] in headers {
-        // Checked first: http 1.5 rejects such names as invalid outright.
         if name.starts_with(':') {
             return Err(Error::invalid_arg(format!(
                 "{what}: pseudo-header {name} is set from the head's own fields"

@@ -180,7 +180,19 @@ impl Http3Stream {
         let trailers = trailers.map(|t| header_map(t, "trailers")).transpose()?;
         let mut send = self.send.lock().await;
         // Trailers are a last HEADERS frame; the stream still has to be
-        // finished after them.
+        // finished after them. (Client and server request streams are
+        // different types with the same methods.)
+        macro_rules! finish_with_trailers {
+            ($stream:expr) => {{
+                if let Some(trailers) = trailers {
+                    $stream
+                        .send_trailers(trailers)
+                        .await
+                        .map_err(|e| self.error(e))?;
+                }
+                $stream.finish().await
+            }};
+        }
         let result = match &mut *send {
             SendHalf::Server {
                 responded: false, ..
@@ -189,24 +201,8 @@ impl Http3Stream {
                     "respond() with a status before finishing",
                 ))
             }
-            SendHalf::Client(stream) => {
-                if let Some(trailers) = trailers {
-                    stream
-                        .send_trailers(trailers)
-                        .await
-                        .map_err(|e| self.error(e))?;
-                }
-                stream.finish().await
-            }
-            SendHalf::Server { stream, .. } => {
-                if let Some(trailers) = trailers {
-                    stream
-                        .send_trailers(trailers)
-                        .await
-                        .map_err(|e| self.error(e))?;
-                }
-                stream.finish().await
-            }
+            SendHalf::Client(stream) => finish_with_trailers!(stream),
+            SendHalf::Server { stream, .. } => finish_with_trailers!(stream),
         };
         result.map_err(|e| self.error(e))
     }
