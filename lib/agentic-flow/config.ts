@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 
 import type { BackendName } from '../backend';
+import { generateCertificate } from '../certificate';
 import { invalidArg, invalidState } from '../errors';
 import { checkObject, describeValue, type ConnectOptions, type ListenOptions, type TransportOptions } from '../options';
-import { generateSelfSignedCertificate } from './certificate';
 
 /** agentic-flow's configuration, with quicbridge's additions marked. */
 export interface QuicConfig {
@@ -334,7 +334,7 @@ export function serverTls(config: ResolvedQuicConfig): Pick<ListenOptions, 'cert
     if (conflicting.length > 0) {
       throw invalidArg(`generateCertificate and ${conflicting.join(' and ')}: either generate a certificate or read one, not both`);
     }
-    ({ cert, key } = generateSelfSignedCertificate(certificateNames(config.host)));
+    ({ cert, key } = generateCertificate({ names: certificateNames(config.host), backend: config.backend }));
   } else {
     const hint = ' (set certPath/keyPath or QUIC_CERT_PATH/QUIC_KEY_PATH, or generateCertificate: true for a self-signed certificate)';
     cert = readPemFile(config.certPath, 'certPath', hint);
