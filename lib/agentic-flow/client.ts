@@ -105,6 +105,8 @@ export class QuicClient extends EventEmitter<QuicClientEvents> {
   readonly #entries = new Map<string, Entry>();
   readonly #connecting = new Map<string, Promise<Entry>>();
   readonly #book = new ConnectionBook();
+  /** The ALPN each server (by connection id) last negotiated: what a 0-RTT resumption runs under. */
+  readonly #protocols = new Map<string, string>();
   #tls: ReturnType<typeof clientTls> | undefined;
 
   /** Checks the configuration (fields over environment over defaults); files are read by `initialize()`. */
@@ -189,10 +191,35 @@ export class QuicClient extends EventEmitter<QuicClientEvents> {
     }
   }
 
+  /**
+   * The protocol of a new connection. In 0-RTT the server's choice is not
+   * known yet, but early data is only ever sent under the ALPN of the session
+   * being resumed (RFC 8446 §4.2.10: a server that picks another one rejects
+   * it), which is the one the last connection to this server negotiated.
+   * Checked once the handshake completes; unknown otherwise: wait for it.
+   */
+  async #protocolOf(connection: Connection, id: string): Promise<string | undefined> {
+    if (connection.alpn !== undefined) return connection.alpn;
+    const resumed = this.#protocols.get(id);
+    if (resumed === undefined) {
+      await connection.handshakeComplete;
+      return connection.alpn;
+    }
+    connection.handshakeComplete.then(
+      () => {
+        if (connection.alpn !== resumed) void connection.close(0x101, `the server chose ALPN ${connection.alpn ?? '(none)'}, not the resumed ${resumed}`);
+      },
+      () => {}, // the connection ended during the handshake: its users see that
+    );
+    return resumed;
+  }
+
   async #open(id: string, host: string, port: number): Promise<Entry> {
     const connection = await this.dial(host, port, [AGENTIC_FLOW_ALPN, 'h3']);
+    const protocol = await this.#protocolOf(connection, id);
+    if (protocol !== undefined) this.#protocols.set(id, protocol);
     let tracked: TrackedConnection;
-    if (connection.alpn === AGENTIC_FLOW_ALPN) {
+    if (protocol === AGENTIC_FLOW_ALPN) {
       const session = new MessageSession(connection, id, {
         codec: loadBackend(connection.backend).messages,
         maxMessageSize: this.#config.maxMessageSize,
@@ -205,7 +232,7 @@ export class QuicClient extends EventEmitter<QuicClientEvents> {
       tracked = new TrackedConnection(connection, id);
     }
     const entry = new Entry(id, host, port, tracked);
-    if (connection.alpn === 'h3') {
+    if (protocol === 'h3') {
       entry.setHttp3(tracked);
       entry.http3 = Http3Client.on(connection, id).then((client) => ({ tracked, client }));
     }
