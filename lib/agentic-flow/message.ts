@@ -2,7 +2,7 @@
  * agentic-flow's message: `createQuicMessage(id, type, payload, metadata)`
  * and its types, in the shape agentic-flow's WASM module returned, and its
  * conversion to and from the wire format the core defines
- * (crates/core/src/message.rs; docs/migration-from-agentic-flow.md).
+ * (crates/core/src/message.rs; docs/agentic-flow.md).
  */
 import type { BackendMessageCodec } from '../backend';
 import { callBinding, invalidArg, quicError } from '../errors';

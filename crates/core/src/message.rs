@@ -1,5 +1,5 @@
 //! The wire format of the agentic-flow message protocol (ALPN
-//! `agentic-flow/1`, documented in docs/migration-from-agentic-flow.md,
+//! `agentic-flow/1`, documented in docs/agentic-flow.md,
 //! "Message framing"). This module only encodes and checks bytes; which
 //! stream carries what is `lib/agentic-flow`'s business.
 //!
