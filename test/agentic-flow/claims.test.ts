@@ -86,13 +86,18 @@ test.serial('500 concurrent streams on one connection, every one byte-exact', as
   let peak = 0;
   let release!: () => void;
   const allOpen = new Promise<void>((resolve) => (release = resolve));
-  server.on('stream', async (stream) => {
+  const answers: Promise<void>[] = [];
+  server.on('stream', (stream) => {
     peak = Math.max(peak, ++open);
     if (open === count) release();
-    const data = await receiveAll(stream);
-    await allOpen; // nobody is answered before all 500 are open at once
-    await stream.send(data);
-    await stream.close();
+    answers.push(
+      (async () => {
+        const data = await receiveAll(stream);
+        await allOpen; // nobody is answered before all 500 are open at once
+        await stream.send(data);
+        await stream.close();
+      })(),
+    );
   });
   const client = await startClient(port, pki, { maxConcurrentStreams: count });
   const connection = await client.connect();
@@ -102,6 +107,7 @@ test.serial('500 concurrent streams on one connection, every one byte-exact', as
   await Promise.all(streams.map(async (stream, i) => (await stream.send(payloads[i]!), await stream.close())));
   const echoed = await Promise.all(streams.map(receiveAll));
   t.deepEqual(echoed.map(sha256), payloads.map(sha256));
+  await Promise.all(answers);
   t.is(peak, count, 'the server had all 500 open at the same time');
   t.is(client.getStats().totalConnections, 1);
   t.is(client.getStats().totalStreams, count);

@@ -24,10 +24,12 @@ async function receiveAll(stream: QuicStream): Promise<Buffer> {
 /** A server whose data streams echo what they receive, once the client has finished. */
 async function echoServer(config = {}) {
   const started = await startServer(config);
-  started.server.on('stream', async (stream) => {
-    const data = await receiveAll(stream);
-    await stream.send(data);
-    await stream.close();
+  started.server.on('stream', (stream) => {
+    void (async () => {
+      const data = await receiveAll(stream);
+      await stream.send(data);
+      await stream.close();
+    })();
   });
   return started;
 }

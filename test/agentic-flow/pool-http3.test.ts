@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 
 import { QuicConnectionPool, QuicTransport, type QuicMessage } from '../../lib/agentic-flow/index';
-import type { QuicError } from '../../lib/index';
+import type { Http3Request, Http3ServerResponse, QuicError } from '../../lib/index';
 import { sha256, startClient, startServer, until } from './helpers';
 
 test('QuicConnectionPool reuses by host:port and evicts the least recently used, closing it', async (t) => {
@@ -60,7 +60,8 @@ test('sendRequest goes over real HTTP/3: method, path, headers and body arrive, 
   const { server, port, pki } = await startServer();
   const alpns: string[] = [];
   server.on('connection', (connection) => void alpns.push(connection.quic.alpn ?? '(none)'));
-  server.on('request', async (request, response) => {
+  server.on('request', (request, response) => void answer(request, response));
+  const answer = async (request: Http3Request, response: Http3ServerResponse) => {
     const body = await request.bytes();
     if (request.path.startsWith('/missing')) {
       await response.respond(404, { 'content-type': 'text/plain' });
@@ -76,7 +77,7 @@ test('sendRequest goes over real HTTP/3: method, path, headers and body arrive, 
       'x-reply-sha256': sha256(reply),
     });
     response.end(reply);
-  });
+  };
   const client = await startClient(port, pki);
   const { id } = await client.connect();
   const body = randomBytes(300_000);
