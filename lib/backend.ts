@@ -80,6 +80,27 @@ export interface BackendEndpoint {
   waitIdle(): Promise<void>;
 }
 
+/**
+ * The agentic-flow message format (crates/core/src/message.rs): the core
+ * encodes and checks frames; lib/agentic-flow moves them on streams.
+ * Failures are ERR_QUIC_BAD_FRAME (bytes from a peer) or
+ * ERR_QUIC_INVALID_ARG (what we were asked to send).
+ */
+export interface BackendMessageCodec {
+  /** What a stream carries, from its first two bytes. */
+  messageStreamKind(prefix: Uint8Array): 'message' | 'data';
+  /** The two bytes a data stream starts with. */
+  dataStreamHead(): Uint8Array;
+  /** A message frame up to its payload: `header` is JSON `{ id, type, timestamp }`, `metadata` JSON text of an object. */
+  encodeMessageHead(header: string, metadata: string | null, payloadLength: number): Uint8Array;
+  /** JSON: where the parts of a frame of `totalLength` bytes are, or `{ needs }` (call again with that much of it). */
+  decodeMessageHead(prefix: Uint8Array, totalLength: number): string;
+  /** A reply frame from the JSON `{ id, error? }`. */
+  encodeMessageReply(reply: string): Uint8Array;
+  /** JSON `{ id, error? }` of a whole reply frame. */
+  decodeMessageReply(frame: Uint8Array): string;
+}
+
 /** Receives TLS key log lines (SSLKEYLOGFILE format). */
 export type KeyLogCallback = (line: string) => void;
 
@@ -88,6 +109,8 @@ export interface Backend {
   /** Where the binding was loaded from. */
   readonly path: string;
   readonly version: string;
+  /** The agentic-flow message format, from the core. */
+  readonly messages: BackendMessageCodec;
   /** A self-signed certificate: JSON `{names, now, validDays}` in, JSON `{cert, key}` out. */
   generateCertificate(options: string): string;
   /** Binds a UDP socket and starts an endpoint on it. */

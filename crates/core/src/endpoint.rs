@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use quinn::{AsyncUdpSocket, EndpointConfig, Runtime, VarInt};
+use quinn::{AsyncUdpSocket, Runtime, VarInt};
 use tokio::sync::{mpsc, Mutex as AsyncMutex, Notify};
 
 use crate::close::{connection_error, Ending, Endings, LocalClose};
@@ -74,7 +74,7 @@ impl Endpoint {
             })
             .transpose()?;
         let inner = quinn::Endpoint::new_with_abstract_socket(
-            EndpointConfig::default(),
+            options.endpoint_config()?,
             server_config,
             socket,
             runtime.clone(),

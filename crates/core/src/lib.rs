@@ -13,6 +13,7 @@ mod connection;
 mod endpoint;
 mod error;
 pub mod http3;
+pub mod message;
 mod stats;
 mod stream;
 mod tls;
