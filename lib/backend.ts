@@ -78,6 +78,8 @@ export interface BackendEndpoint {
   openConnections(): number;
   close(code: number, reason: string): void;
   waitIdle(): Promise<void>;
+  /** Gives the socket back now (after close and waitIdle): nothing is sent or received after. */
+  release(): void;
 }
 
 /**

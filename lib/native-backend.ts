@@ -74,8 +74,7 @@ export function loadNativeBackend(): Backend {
       return {
         endpoint,
         rebind: (newAddress, newPort) => endpoint.rebind(newAddress, newPort),
-        // The socket belongs to the endpoint; it goes when the endpoint does.
-        release: async () => {},
+        release: () => Promise.resolve(endpoint.release()),
       };
     },
   };

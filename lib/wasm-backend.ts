@@ -52,7 +52,10 @@ export function endpointOnTransport(
       current = next;
       await previous.close();
     },
-    release: () => current.close(),
+    release: async () => {
+      endpoint.release();
+      await current.close();
+    },
   };
 }
 

@@ -14,6 +14,7 @@ mod endpoint;
 mod error;
 pub mod http3;
 pub mod message;
+mod socket;
 mod stats;
 mod stream;
 mod tls;
