@@ -1,8 +1,10 @@
 use napi::bindgen_prelude::{Buffer, BufferSlice};
 use napi_derive::napi;
+use quicbridge_core::http3::Http3Session;
 use quicbridge_core::{app_code, Connection};
 
 use crate::error::OrThrow;
+use crate::http3::NativeHttp3Session;
 use crate::stream::NativeStream;
 
 #[napi]
@@ -47,7 +49,11 @@ impl NativeConnection {
     /// The peer's next stream if it has arrived, else `null`.
     #[napi]
     pub fn try_accept_bi(&self) -> napi::Result<Option<NativeStream>> {
-        Ok(self.inner.try_accept_bi().or_throw()?.map(NativeStream::new))
+        Ok(self
+            .inner
+            .try_accept_bi()
+            .or_throw()?
+            .map(NativeStream::new))
     }
 
     #[napi]
@@ -57,7 +63,11 @@ impl NativeConnection {
 
     #[napi]
     pub fn try_accept_uni(&self) -> napi::Result<Option<NativeStream>> {
-        Ok(self.inner.try_accept_uni().or_throw()?.map(NativeStream::new))
+        Ok(self
+            .inner
+            .try_accept_uni()
+            .or_throw()?
+            .map(NativeStream::new))
     }
 
     #[napi]
@@ -123,6 +133,18 @@ impl NativeConnection {
     #[napi]
     pub fn peer_certificates(&self) -> String {
         self.inner.peer_certificates_json()
+    }
+
+    /// Starts HTTP/3 on this connection as the client (`server == false`)
+    /// or as the server.
+    #[napi]
+    pub async fn http3(&self, server: bool) -> napi::Result<NativeHttp3Session> {
+        let session = if server {
+            Http3Session::server(&self.inner).await
+        } else {
+            Http3Session::client(&self.inner).await
+        };
+        Ok(NativeHttp3Session::new(session.or_throw()?))
     }
 
     #[napi]

@@ -20,13 +20,13 @@ pub struct Stream {
     id: u64,
     /// Opened in 0-RTT (before the handshake completed).
     early: bool,
-    send: Option<Arc<Mutex<quinn::SendStream>>>,
-    recv: Option<Arc<Mutex<RecvHalf>>>,
+    send: Option<Arc<Mutex<Half<quinn::SendStream>>>>,
+    recv: Option<Arc<Mutex<Half<Receiver>>>>,
     ending: Ending,
 }
 
 #[derive(Debug)]
-struct RecvHalf {
+struct Receiver {
     stream: quinn::RecvStream,
     /// An error quinn reported while a read was already handing data back:
     /// quinn reports it only once, so the next read must.
@@ -40,6 +40,42 @@ pub enum TryRead {
     End,
     /// Nothing buffered yet: wait with [`Stream::read`].
     Blocked,
+}
+
+/// A quinn stream half and the task waiting on it. quinn's `stop` and
+/// `reset` take `&mut self`, so quinn assumes no read or write is pending
+/// then and does not wake one (`stop` even forgets its waker); here they
+/// can be, so they wake it themselves, or it would wait forever.
+#[derive(Debug)]
+struct Half<T> {
+    stream: T,
+    waiting: Option<Waker>,
+}
+
+impl<T> Half<T> {
+    fn new(stream: T) -> Arc<Mutex<Self>> {
+        Arc::new(Mutex::new(Half {
+            stream,
+            waiting: None,
+        }))
+    }
+
+    /// Polls with `poll`, remembering the waker while it is pending.
+    fn poll<R>(
+        &mut self,
+        cx: &mut Context,
+        poll: impl FnOnce(&mut T, &mut Context) -> Poll<R>,
+    ) -> Poll<R> {
+        let outcome = poll(&mut self.stream, cx);
+        self.waiting = outcome.is_pending().then(|| cx.waker().clone());
+        outcome
+    }
+
+    fn wake_waiting(&mut self) {
+        if let Some(waker) = self.waiting.take() {
+            waker.wake();
+        }
+    }
 }
 
 fn lock<T>(half: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,12 +98,12 @@ impl Stream {
         Stream {
             id: VarInt::from(id).into_inner(),
             early,
-            send: send.map(|s| Arc::new(Mutex::new(s))),
+            send: send.map(Half::new),
             recv: recv.map(|stream| {
-                Arc::new(Mutex::new(RecvHalf {
+                Half::new(Receiver {
                     stream,
                     deferred: None,
-                }))
+                })
             }),
             ending,
         }
@@ -86,13 +122,13 @@ impl Stream {
         self.send.is_some() && self.recv.is_some()
     }
 
-    fn send_half(&self) -> Result<&Mutex<quinn::SendStream>> {
+    fn send_half(&self) -> Result<&Mutex<Half<quinn::SendStream>>> {
         self.send
             .as_deref()
             .ok_or_else(|| Error::invalid_state("this stream has no sending half"))
     }
 
-    fn recv_half(&self) -> Result<&Mutex<RecvHalf>> {
+    fn recv_half(&self) -> Result<&Mutex<Half<Receiver>>> {
         self.recv
             .as_deref()
             .ok_or_else(|| Error::invalid_state("this stream has no receiving half"))
@@ -104,15 +140,16 @@ impl Stream {
         let half = self.send_half()?;
         let mut written = 0;
         poll_fn(|cx| {
-            let mut stream = lock(half);
-            while written < data.len() {
-                match std::pin::Pin::new(&mut *stream).poll_write(cx, &data[written..]) {
-                    Poll::Ready(Ok(n)) => written += n,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(self.write_error(e))),
-                    Poll::Pending => return Poll::Pending,
+            lock(half).poll(cx, |stream, cx| {
+                while written < data.len() {
+                    match std::pin::Pin::new(&mut *stream).poll_write(cx, &data[written..]) {
+                        Poll::Ready(Ok(n)) => written += n,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(self.write_error(e))),
+                        Poll::Pending => return Poll::Pending,
+                    }
                 }
-            }
-            Poll::Ready(Ok(()))
+                Poll::Ready(Ok(()))
+            })
         })
         .await
     }
@@ -121,11 +158,11 @@ impl Stream {
     /// many bytes were taken (the rest goes through [`Stream::write`]).
     /// Most writes fit whole, which spares the caller an asynchronous call.
     pub fn try_write(&self, data: &[u8]) -> Result<usize> {
-        let mut stream = lock(self.send_half()?);
+        let mut half = lock(self.send_half()?);
         let mut cx = Context::from_waker(Waker::noop());
         let mut written = 0;
         while written < data.len() {
-            match std::pin::Pin::new(&mut *stream).poll_write(&mut cx, &data[written..]) {
+            match std::pin::Pin::new(&mut half.stream).poll_write(&mut cx, &data[written..]) {
                 Poll::Ready(Ok(n)) => written += n,
                 Poll::Ready(Err(e)) => return Err(self.write_error(e)),
                 Poll::Pending => break,
@@ -137,22 +174,26 @@ impl Stream {
     /// Ends the sending half cleanly after what was written.
     pub fn finish(&self) -> Result<()> {
         lock(self.send_half()?)
+            .stream
             .finish()
             .map_err(|_| Error::invalid_state("stream already finished or reset"))
     }
 
     /// Abandons the sending half: the peer's reads fail with `code`.
     pub fn reset(&self, code: VarInt) -> Result<()> {
-        lock(self.send_half()?)
+        let mut half = lock(self.send_half()?);
+        half.stream
             .reset(code)
-            .map_err(|_| Error::invalid_state("stream already finished or reset"))
+            .map_err(|_| Error::invalid_state("stream already finished or reset"))?;
+        half.wake_waiting();
+        Ok(())
     }
 
     /// Up to `max` bytes as soon as any are available; `None` at the end.
     pub async fn read(&self, max: usize) -> Result<Option<Vec<u8>>> {
         check_read_size(max)?;
         let half = self.recv_half()?;
-        poll_fn(|cx| self.poll_read(&mut lock(half), cx, max)).await
+        poll_fn(|cx| lock(half).poll(cx, |receiver, cx| self.poll_read(receiver, cx, max))).await
     }
 
     /// Up to `max` bytes that have already arrived, or the end, without
@@ -161,7 +202,7 @@ impl Stream {
         check_read_size(max)?;
         let mut half = lock(self.recv_half()?);
         let mut cx = Context::from_waker(Waker::noop());
-        Ok(match self.poll_read(&mut half, &mut cx, max) {
+        Ok(match self.poll_read(&mut half.stream, &mut cx, max) {
             Poll::Pending => TryRead::Blocked,
             Poll::Ready(Ok(Some(data))) => TryRead::Data(data),
             Poll::Ready(Ok(None)) => TryRead::End,
@@ -175,14 +216,14 @@ impl Stream {
     /// zero-filled.
     fn poll_read(
         &self,
-        half: &mut RecvHalf,
+        receiver: &mut Receiver,
         cx: &mut Context,
         max: usize,
     ) -> Poll<Result<Option<Vec<u8>>>> {
-        if let Some(e) = half.deferred.take() {
+        if let Some(e) = receiver.deferred.take() {
             return Poll::Ready(Err(self.read_error(e)));
         }
-        let first = match poll_chunk(&mut half.stream, cx, max) {
+        let first = match poll_chunk(&mut receiver.stream, cx, max) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(self.read_error(e))),
             Poll::Ready(Ok(None)) => return Poll::Ready(Ok(None)),
@@ -192,13 +233,13 @@ impl Stream {
         let mut len = first.len();
         let mut now = Context::from_waker(Waker::noop());
         while len < max {
-            match poll_chunk(&mut half.stream, &mut now, max - len) {
+            match poll_chunk(&mut receiver.stream, &mut now, max - len) {
                 Poll::Ready(Ok(Some(bytes))) => {
                     len += bytes.len();
                     more.push(bytes);
                 }
                 Poll::Ready(Err(e)) => {
-                    half.deferred = Some(e);
+                    receiver.deferred = Some(e);
                     break;
                 }
                 // The end is remembered by quinn and seen by the next read.
@@ -215,10 +256,13 @@ impl Stream {
 
     /// Tells the peer to stop sending, with `code`.
     pub fn stop(&self, code: VarInt) -> Result<()> {
-        lock(self.recv_half()?)
+        let mut half = lock(self.recv_half()?);
+        half.stream
             .stream
             .stop(code)
-            .map_err(|_| Error::invalid_state("stream already stopped or finished"))
+            .map_err(|_| Error::invalid_state("stream already stopped or finished"))?;
+        half.wake_waiting();
+        Ok(())
     }
 
     fn write_error(&self, e: WriteError) -> Error {
