@@ -14,10 +14,18 @@ export interface BackendStream {
   /** Whether the peer opened this stream in 0-RTT data. */
   readonly early: boolean;
   write(data: Uint8Array): Promise<void>;
+  /**
+   * Buffers what fits of `data` now, without waiting; returns how many bytes
+   * it took (the rest goes through `write`). Synchronous fast paths like this
+   * one spare the native backend a round trip through its threads.
+   */
+  tryWrite(data: Uint8Array): number;
   finish(): void;
   reset(code: number): void;
   /** Up to `max` bytes once any are available; `null` at the end. */
   read(max: number): Promise<Uint8Array | null>;
+  /** Up to `max` bytes already received, `null` at the end, `undefined` when nothing has arrived yet. */
+  tryRead(max: number): Uint8Array | null | undefined;
   stop(code: number): void;
 }
 
@@ -28,8 +36,20 @@ export interface BackendConnection {
   acceptBi(): Promise<BackendStream>;
   openUni(): Promise<BackendStream>;
   acceptUni(): Promise<BackendStream>;
+  /** The `open`/`accept` calls when they can complete now; null/undefined when they would wait. */
+  tryOpenBi(): BackendStream | null | undefined;
+  tryAcceptBi(): BackendStream | null | undefined;
+  tryOpenUni(): BackendStream | null | undefined;
+  tryAcceptUni(): BackendStream | null | undefined;
   sendDatagram(data: Uint8Array): void;
-  readDatagram(): Promise<Uint8Array>;
+  /**
+   * Waits for a datagram; resolves with it and every other one already
+   * received, up to about `maxBytes`, framed as (4-byte little-endian
+   * length, bytes)* — see `decodeDatagrams`.
+   */
+  readDatagrams(maxBytes: number): Promise<Uint8Array>;
+  /** The datagrams already received, framed as by `readDatagrams`; empty when there are none. */
+  tryReadDatagrams(maxBytes: number): Uint8Array;
   /** null/undefined when the peer does not accept datagrams. */
   maxDatagramSize(): number | null | undefined;
   close(code: number, reason: string): void;
