@@ -54,8 +54,25 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut provider = rustls::crypto::ring::default_provider();
+    if PREFER_CHACHA20 {
+        chacha20_first(&mut provider.cipher_suites);
+    }
+    Arc::new(provider)
 }
+
+fn chacha20_first(suites: &mut [rustls::SupportedCipherSuite]) {
+    // Stable: the AES suites keep their order after ChaCha20.
+    suites
+        .sort_by_key(|suite| suite.suite() != rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256);
+}
+
+/// wasm32 has no AES instructions, so ring falls back to bitsliced software
+/// AES-GCM, which took half the CPU of a wasm bulk transfer
+/// (docs/performance.md); ChaCha20-Poly1305 is fast in portable code. A
+/// client offers its suites in this order and rustls servers follow the
+/// client's order, except a wasm server, which picks by its own.
+const PREFER_CHACHA20: bool = cfg!(target_arch = "wasm32");
 
 /// Sessions of every client of this process (per backend instance), so that
 /// a new connection to a server can resume an earlier one's session.
@@ -141,6 +158,7 @@ pub(crate) fn server_crypto(
         .with_single_cert(certs, key)
         .map_err(|e| Error::invalid_arg(format!("cert/key: {e}")))?;
     tls.alpn_protocols = alpn_protocols(&options.alpn)?;
+    tls.ignore_client_order = PREFER_CHACHA20;
     if !(options.resumption || options.early_data) {
         tls.send_tls13_tickets = 0;
     }
@@ -370,4 +388,27 @@ pub(crate) fn to_pem(certs: &[CertificateDer<'_>]) -> Vec<String> {
             pem
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::CipherSuite;
+
+    #[test]
+    fn chacha20_moves_first_and_the_rest_keep_their_order() {
+        let mut suites = rustls::crypto::ring::default_provider().cipher_suites;
+        let before: Vec<CipherSuite> = suites.iter().map(|s| s.suite()).collect();
+        assert_ne!(before[0], CipherSuite::TLS13_CHACHA20_POLY1305_SHA256);
+        super::chacha20_first(&mut suites);
+        let after: Vec<CipherSuite> = suites.iter().map(|s| s.suite()).collect();
+        assert_eq!(after[0], CipherSuite::TLS13_CHACHA20_POLY1305_SHA256);
+        let others = |list: &[CipherSuite]| -> Vec<CipherSuite> {
+            list.iter()
+                .copied()
+                .filter(|s| *s != CipherSuite::TLS13_CHACHA20_POLY1305_SHA256)
+                .collect()
+        };
+        assert_eq!(others(&after), others(&before));
+        assert_eq!(after.len(), before.len());
+    }
 }
