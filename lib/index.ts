@@ -18,7 +18,7 @@ export {
 export type { QuicErrorCode, QuicErrorDetails } from './errors';
 export type { BackendStatus } from './loader';
 export { backendStatus } from './loader';
-export type { CongestionControl, ConnectOptions, KeyLogOption, ListenOptions, Pem, TransportOptions } from './options';
+export type { CipherSuite, CongestionControl, ConnectOptions, KeyLogOption, ListenOptions, Pem, RetryPolicy, TransportOptions } from './options';
 export { QuicStream, type StreamDirection } from './stream';
 
 import type { BackendName } from './backend';

@@ -17,8 +17,8 @@ mod tls;
 
 pub use close::{CloseInfo, CloseKind};
 pub use config::{
-    ClientAuthOptions, CongestionControl, ConnectOptions, EndpointOptions, ServerOptions,
-    TransportOptions,
+    CipherSuite, ClientAuthOptions, CongestionControl, ConnectOptions, EndpointOptions,
+    RetryPolicy, ServerOptions, TransportOptions,
 };
 pub use connection::{Connection, ConnectionInfo, EarlyData};
 pub use endpoint::Endpoint;
