@@ -5,6 +5,8 @@
  * core's JSON envelope (see errors.ts).
  */
 
+import type { DatagramTransport } from './datagram-transport';
+
 export type BackendName = 'native' | 'wasm';
 
 export interface BackendStream {
@@ -41,6 +43,31 @@ export interface BackendConnection {
   /** JSON array of PEM certificates. */
   peerCertificates(): string;
   forceKeyUpdate(): void;
+  /** Starts HTTP/3 on the connection, as its server or its client. */
+  http3(server: boolean): Promise<BackendHttp3Session>;
+}
+
+export interface BackendHttp3Session {
+  /** Sends a request head (JSON of the core's RequestHead). */
+  request(head: string): Promise<BackendHttp3Stream>;
+  /** The next request; null once the client is done. */
+  accept(): Promise<BackendHttp3Stream | null>;
+}
+
+export interface BackendHttp3Stream {
+  /** JSON of the request head (server side). */
+  requestHead(): string | null | undefined;
+  /** JSON of the response head (client side). */
+  responseHead(): Promise<string>;
+  respond(head: string): Promise<void>;
+  write(data: Uint8Array): Promise<void>;
+  /** `trailers`: JSON of header pairs, or null. */
+  finish(trailers: string | null): Promise<void>;
+  read(max: number): Promise<Uint8Array | null>;
+  /** JSON of the trailers, or null. */
+  trailers(): Promise<string | null>;
+  reset(code: number): void;
+  stop(code: number): void;
 }
 
 export interface BackendEndpoint {
@@ -61,8 +88,15 @@ export interface Backend {
   /** Where the binding was loaded from. */
   readonly path: string;
   readonly version: string;
+  /** A self-signed certificate: JSON `{names, now, validDays}` in, JSON `{cert, key}` out. */
+  generateCertificate(options: string): string;
   /** Binds a UDP socket and starts an endpoint on it. */
   bind(address: string, port: number, options: string, keylog?: KeyLogCallback): Promise<BoundEndpoint>;
+  /**
+   * Starts an endpoint on a datagram transport the caller supplies; only
+   * backends whose sockets the host owns (wasm) can.
+   */
+  bindTransport?(transport: DatagramTransport, options: string, keylog?: KeyLogCallback): BoundEndpoint;
 }
 
 /** An endpoint together with the socket its backend manages for it. */

@@ -76,6 +76,9 @@ const PATH_WATCH_INTERVAL_MS = 100;
 
 type StreamKind = 'bidi' | 'uni';
 
+/** The backend handle of each connection, for the library's own modules (HTTP/3). */
+export const backendHandles = new WeakMap<QuicConnection, BackendConnection>();
+
 export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
   readonly #handle: BackendConnection;
   /** The endpoint this connection owns (client connections made by connect()). */
@@ -96,6 +99,7 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
   constructor(handle: BackendConnection, backend: BackendName, owned?: { bound: BoundEndpoint; hold: LoopHold }, onClosed?: () => Promise<void>) {
     super();
     this.#handle = handle;
+    backendHandles.set(this, handle);
     this.#owned = owned;
     this.backend = backend;
     this.#lastRemote = this.remoteAddress;

@@ -4,11 +4,13 @@ import net from 'node:net';
 import { raceAbort, signalOf, type AbortOptions } from './abort';
 import type { Backend, BackendConnection, BoundEndpoint } from './backend';
 import { QuicConnection, type SocketAddress } from './connection';
-import { awaitBinding, callBinding, invalidArg } from './errors';
+import type { DatagramTransport } from './datagram-transport';
+import { awaitBinding, callBinding, invalidArg, quicError } from './errors';
 import { holdLoop, type LoopHold } from './keep-alive';
 import { loadBackend } from './loader';
 import {
   checkCode,
+  checkDatagramTransport,
   checkIp,
   checkObject,
   checkPort,
@@ -20,13 +22,18 @@ import {
   serverOptionsJson,
 } from './options';
 
+/** The longest a closing endpoint waits for its connections to drain. */
+const DRAIN_LIMIT_MS = 10_000;
+
 /** Closes an endpoint, lets its connections drain, and releases its socket: once. */
 function shutdown(bound: BoundEndpoint, hold: LoopHold, onReleased: () => void): (code: number, reason: string) => Promise<void> {
   let done: Promise<void> | undefined;
   return (code, reason) => {
     done ??= (async () => {
       callBinding(() => bound.endpoint.close(code, reason));
-      await bound.endpoint.waitIdle();
+      // Draining takes three probe timeouts; a peer that never answers must
+      // not keep the socket (and the process) forever.
+      await Promise.race([bound.endpoint.waitIdle(), new Promise((resolve) => setTimeout(resolve, DRAIN_LIMIT_MS).unref())]);
       await bound.release();
       hold.release();
       onReleased();
@@ -130,11 +137,12 @@ export async function listen(
   const address = checkIp(options.address ?? '127.0.0.1', 'address');
   const port = checkPort(options.port ?? 0, 'port', 0);
   const json = serverOptionsJson(options);
-  const backend = loadBackend(options.backend);
+  const transport = options.datagramTransport === undefined ? undefined : checkDatagramTransport(options.datagramTransport);
+  const backend = loadBackend(options.backend ?? (transport ? 'wasm' : undefined));
   const keylog = keyLogSink(options.keylog);
   let bound: BoundEndpoint;
   try {
-    bound = await awaitBinding(backend.bind(address, port, json, keylog.callback));
+    bound = await bindEndpoint(backend, transport, address, port, json, keylog.callback);
   } catch (error) {
     keylog.close();
     throw error;
@@ -153,6 +161,22 @@ export async function listen(
     })();
   }
   return server;
+}
+
+/** An endpoint on a UDP socket of the backend's, or on the caller's datagram transport. */
+function bindEndpoint(
+  backend: Backend,
+  transport: DatagramTransport | undefined,
+  address: string,
+  port: number,
+  options: string,
+  keylog: ((line: string) => void) | undefined,
+): Promise<BoundEndpoint> {
+  if (!transport) return awaitBinding(backend.bind(address, port, options, keylog));
+  if (!backend.bindTransport) {
+    throw quicError('ERR_QUIC_BACKEND_UNSUPPORTED', `the ${backend.name} backend owns its UDP sockets and cannot run on a datagramTransport; use the wasm backend`);
+  }
+  return Promise.resolve(callBinding(() => backend.bindTransport!(transport, options, keylog)));
 }
 
 function isLoopback(ip: string): boolean {
@@ -179,7 +203,8 @@ export async function connect(options: ConnectOptions): Promise<QuicConnection> 
   }
   const localAddress = options.localAddress === undefined ? undefined : checkIp(options.localAddress, 'localAddress');
   const signal = signalOf(options);
-  const backend = loadBackend(options.backend);
+  const transport = options.datagramTransport === undefined ? undefined : checkDatagramTransport(options.datagramTransport);
+  const backend = loadBackend(options.backend ?? (transport ? 'wasm' : undefined));
   const { address, family } = await raceAbort(resolveHost(options.host, options.family ?? 0), signal, () => {});
   const json = connectOptionsJson(options, address);
   // A client talking to loopback stays on loopback.
@@ -187,7 +212,7 @@ export async function connect(options: ConnectOptions): Promise<QuicConnection> 
   const keylog = keyLogSink(options.keylog);
   let bound: BoundEndpoint;
   try {
-    bound = await awaitBinding(backend.bind(local, 0, '{}', keylog.callback));
+    bound = await bindEndpoint(backend, transport, local, 0, '{}', keylog.callback);
   } catch (error) {
     keylog.close();
     throw error;

@@ -20,6 +20,7 @@ export type QuicErrorCode =
   | 'ERR_QUIC_DATAGRAM_UNSUPPORTED'
   | 'ERR_QUIC_DATAGRAM_TOO_LARGE'
   | 'ERR_QUIC_EARLY_DATA_REJECTED'
+  | 'ERR_QUIC_HTTP3'
   | 'ABORT_ERR'
   | 'ERR_QUIC_BACKEND_UNAVAILABLE'
   | 'ERR_QUIC_NO_BACKEND'
@@ -69,6 +70,8 @@ export class QuicStateError extends QuicError {}
 export class QuicBackendError extends QuicError {}
 /** A datagram could not be sent: the peer does not accept them, or it is too large. */
 export class QuicDatagramError extends QuicError {}
+/** An HTTP/3 protocol error; `quicCode` is the H3 error code. */
+export class QuicHttp3Error extends QuicError {}
 /** An operation was aborted through its AbortSignal (`name` is `AbortError`, as Node's). */
 export class QuicAbortError extends QuicError {
   constructor(code: QuicErrorCode, message: string, details?: QuicErrorDetails, options?: ErrorOptions) {
@@ -95,6 +98,7 @@ const classes: Partial<Record<QuicErrorCode, new (code: QuicErrorCode, message: 
   ERR_QUIC_DATAGRAM_UNSUPPORTED: QuicDatagramError,
   ERR_QUIC_DATAGRAM_TOO_LARGE: QuicDatagramError,
   ERR_QUIC_EARLY_DATA_REJECTED: QuicConnectionError,
+  ERR_QUIC_HTTP3: QuicHttp3Error,
   ABORT_ERR: QuicAbortError,
 };
 

@@ -1,5 +1,7 @@
 export type { BackendName, EarlyDataState, KeyLogCallback } from './backend';
 export type { AbortOptions } from './abort';
+export { generateCertificate } from './certificate';
+export type { GenerateCertificateOptions, GeneratedCertificate } from './certificate';
 export type { CloseInfo, CloseKind, ConnectionStats, PathChange, QuicConnectionEvents, SocketAddress } from './connection';
 export { QuicConnection } from './connection';
 export type { DatagramTransport } from './datagram-transport';
@@ -10,12 +12,25 @@ export {
   QuicConnectionError,
   QuicDatagramError,
   QuicError,
+  QuicHttp3Error,
   QuicInvalidArgError,
   QuicStateError,
   QuicStreamError,
   QuicTlsError,
 } from './errors';
 export type { QuicErrorCode, QuicErrorDetails } from './errors';
+export {
+  H3_INTERNAL_ERROR,
+  H3_REQUEST_CANCELLED,
+  Http3Client,
+  http3Request,
+  Http3Request,
+  Http3Response,
+  Http3ServerResponse,
+  listenHttp3,
+  serveHttp3,
+} from './http3';
+export type { Http3Body, Http3Handler, Http3Headers, Http3HeadersInit, Http3RequestInit } from './http3';
 export type { BackendStatus } from './loader';
 export { backendStatus } from './loader';
 export type { CipherSuite, CongestionControl, ConnectOptions, KeyLogOption, ListenOptions, Pem, RetryPolicy, TransportOptions } from './options';

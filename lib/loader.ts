@@ -11,9 +11,27 @@ const loaders: Record<BackendName, () => Backend> = {
 
 const hints: Record<BackendName, string> = {
   native:
-    'build it with `npm run build:native`, point QUICBRIDGE_NATIVE_PATH at a quicbridge .node file, or use the wasm backend (QUICBRIDGE_BACKEND=wasm)',
-  wasm: 'build it with `npm run build:wasm` or point QUICBRIDGE_WASM_PATH at wasm/pkg/quicbridge_wasm.js',
+    'reinstall quicbridge for this platform (npm installs the prebuilt addon it ships), build it from source with `npm run build:native`, ' +
+    'point QUICBRIDGE_NATIVE_PATH at a quicbridge .node file, or use the WebAssembly backend (QUICBRIDGE_BACKEND=wasm)',
+  wasm: 'reinstall quicbridge, build it with `npm run build:wasm`, or point QUICBRIDGE_WASM_PATH at wasm/pkg/quicbridge_wasm.js',
 };
+
+/** Addons were switched off on purpose (`node --no-addons`): no need to tell. */
+function addonsDisabled(error: Error): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ERR_DLOPEN_DISABLED' || process.execArgv.includes('--no-addons');
+}
+
+let noticed = false;
+
+/**
+ * Falling back from native to wasm costs speed: say so, once, in one line.
+ * QUICBRIDGE_BACKEND=wasm (a deliberate choice) or QUICBRIDGE_QUIET=1 silence it.
+ */
+function noticeFallback(cause: Error): void {
+  if (noticed || addonsDisabled(cause) || process.env.QUICBRIDGE_QUIET === '1') return;
+  noticed = true;
+  process.stderr.write(`quicbridge: using the wasm backend, the native one does not load (${describe(cause)}); QUICBRIDGE_QUIET=1 silences this\n`);
+}
 
 const loaded = new Map<BackendName, Backend>();
 const failed = new Map<BackendName, Error>();
@@ -78,7 +96,11 @@ export function loadBackend(name?: BackendName): Backend {
   const causes: string[] = [];
   for (const candidate of ['native', 'wasm'] as const) {
     const result = tryLoad(candidate);
-    if (!(result instanceof Error)) return result;
+    if (!(result instanceof Error)) {
+      const native = failed.get('native');
+      if (candidate === 'wasm' && native) noticeFallback(native);
+      return result;
+    }
     causes.push(`  - ${candidate}: ${describe(result)} (${hints[candidate]})`);
   }
   throw quicError(

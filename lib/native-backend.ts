@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 import type { Backend, BackendEndpoint, BoundEndpoint, KeyLogCallback } from './backend';
 import { packageRoot } from './package-root';
 
@@ -7,8 +9,28 @@ interface NativeEndpoint extends BackendEndpoint {
 
 interface NativeBinding {
   version(): string;
+  generateCertificate(options: string): string;
   NativeEndpoint: {
     bind(address: string, port: number, options: string, keylog?: KeyLogCallback | null): Promise<NativeEndpoint>;
+  };
+}
+
+/** The C library this Linux process runs on, as prebuild file names tag it. */
+function libc(): 'glibc' | 'musl' | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return report?.header?.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+/** The prebuild this platform needs, in node-gyp-build's layout. */
+export function expectedPrebuild(): { file: string; platform: string; arch: string; libc: string | undefined } {
+  const c = libc();
+  const name = ['quicbridge', 'napi', ...(c ? [c] : []), 'node'].join('.');
+  return {
+    file: path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, name),
+    platform: process.platform,
+    arch: process.arch,
+    libc: c,
   };
 }
 
@@ -28,7 +50,14 @@ export function loadNativeBackend(): Backend {
   } else {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as { (dir: string): NativeBinding; resolve(dir: string): string };
-    file = nodeGypBuild.resolve(packageRoot);
+    try {
+      file = nodeGypBuild.resolve(packageRoot);
+    } catch {
+      const expected = expectedPrebuild();
+      throw new Error(
+        `no prebuilt addon for ${expected.platform}-${expected.arch}${expected.libc ? ` (${expected.libc})` : ''}: looked for ${expected.file}`,
+      );
+    }
     binding = nodeGypBuild(packageRoot);
   }
   if (typeof binding.version !== 'function' || typeof binding.NativeEndpoint?.bind !== 'function') {
@@ -38,6 +67,7 @@ export function loadNativeBackend(): Backend {
     name: 'native',
     path: file,
     version: binding.version(),
+    generateCertificate: (options) => binding.generateCertificate(options),
     async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const endpoint = await binding.NativeEndpoint.bind(address, port, options, keylog ?? null);
       return {

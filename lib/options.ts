@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 import type { BackendName } from './backend';
+import type { DatagramTransport } from './datagram-transport';
 import { invalidArg } from './errors';
 
 /** PEM text, as a string or the bytes of a .pem file. */
@@ -85,6 +86,12 @@ export interface ListenOptions {
   keylog?: KeyLogOption;
   /** Use this backend rather than the loader's choice. */
   backend?: BackendName;
+  /**
+   * Run on this datagram transport instead of a UDP socket of quicbridge's
+   * own (then `address`/`port` are the transport's business). Only the wasm
+   * backend can: it is picked when `backend` is not given.
+   */
+  datagramTransport?: DatagramTransport;
 }
 
 export interface ConnectOptions {
@@ -99,6 +106,13 @@ export interface ConnectOptions {
   ca?: Pem | Pem[];
   /** Also trust the system's CA certificates (default false). */
   systemRoots?: boolean;
+  /**
+   * Trust exactly the server certificate(s) with these SHA-256 fingerprints
+   * (hex, colons allowed, as `X509Certificate.fingerprint256` prints them)
+   * instead of a CA: for self-signed servers. The server must still prove it
+   * holds the certificate's key.
+   */
+  pinnedSha256?: string | string[];
   /**
    * Accept ANY server certificate: no chain or name check. Anyone on the
    * path can then read and change the traffic. For tests only.
@@ -124,6 +138,8 @@ export interface ConnectOptions {
   localAddress?: string;
   /** Use this backend rather than the loader's choice. */
   backend?: BackendName;
+  /** As for `listen()`: run on a caller-supplied datagram transport (wasm backend). */
+  datagramTransport?: DatagramTransport;
   signal?: AbortSignal;
 }
 
@@ -317,8 +333,10 @@ export function connectOptionsJson(options: ConnectOptions, address: string): st
     ...(options.ca === undefined ? [] : [pemList(options.ca, 'ca')]),
     ...(systemRoots ? [systemRootsPem()] : []),
   ];
-  if (roots.length === 0 && !insecure) {
-    throw invalidArg('ca is required (the PEM CA certificates the server certificate must chain to), or systemRoots: true');
+  const pins = options.pinnedSha256 === undefined ? [] : Array.isArray(options.pinnedSha256) ? options.pinnedSha256 : [options.pinnedSha256];
+  if (!pins.every((pin): pin is string => typeof pin === 'string')) throw invalidArg('pinnedSha256 must be a fingerprint string or an array of them');
+  if (roots.length === 0 && pins.length === 0 && !insecure) {
+    throw invalidArg('ca is required (the PEM CA certificates the server certificate must chain to), or systemRoots: true, or pinnedSha256');
   }
   if (insecure && !warnedInsecure) {
     warnedInsecure = true;
@@ -333,6 +351,7 @@ export function connectOptionsJson(options: ConnectOptions, address: string): st
     serverName: servername,
     ca: roots.length > 0 ? roots.join('\n') : undefined,
     insecureSkipVerify: insecure,
+    pinnedSha256: pins,
     cert: options.cert === undefined ? undefined : pemText(options.cert, 'cert'),
     key: options.key === undefined ? undefined : pemText(options.key, 'key'),
     alpn: alpnList(options.alpn),
@@ -369,4 +388,17 @@ export function keyLogSink(option: unknown): { callback?: (line: string) => void
       }
     },
   };
+}
+
+/** Checks that a caller-supplied datagram transport has the shape quicbridge needs. */
+export function checkDatagramTransport(value: unknown): DatagramTransport {
+  checkObject(value, 'datagramTransport');
+  for (const method of ['send', 'onDatagram', 'close'] as const) {
+    if (typeof value[method] !== 'function') throw invalidArg(`datagramTransport.${method} must be a function`);
+  }
+  const local = value.localAddress;
+  checkObject(local, 'datagramTransport.localAddress');
+  checkIp(local.address, 'datagramTransport.localAddress.address');
+  checkPort(local.port, 'datagramTransport.localAddress.port', 0);
+  return value as unknown as DatagramTransport;
 }

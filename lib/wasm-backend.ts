@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import type { Backend, BackendEndpoint, BoundEndpoint, KeyLogCallback } from './backend';
 import { createUdpTransport, type DatagramTransport } from './datagram-transport';
+import { quicError } from './errors';
 import { packageRoot } from './package-root';
 
 type Send = (data: Uint8Array, address: string, port: number) => void;
@@ -14,6 +15,7 @@ interface WasmEndpoint extends BackendEndpoint {
 
 export interface WasmBinding {
   version(): string;
+  generateCertificate(options: string): string;
   WasmEndpoint: new (send: Send, localAddress: string, localPort: number, options: string, keylog?: KeyLogCallback) => WasmEndpoint;
 }
 
@@ -73,6 +75,7 @@ export function loadWasmBackend(): Backend {
     name: 'wasm',
     path: file,
     version: binding.version(),
+    generateCertificate: (options) => binding.generateCertificate(options),
     async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const transport = await createUdpTransport(address, port);
       try {
@@ -81,6 +84,11 @@ export function loadWasmBackend(): Backend {
         await transport.close();
         throw error;
       }
+    },
+    bindTransport(transport, options, keylog): BoundEndpoint {
+      return endpointOnTransport(binding, transport, options, keylog, () =>
+        Promise.reject(quicError('ERR_QUIC_BACKEND_UNSUPPORTED', 'rebind() needs a socket quicbridge opens itself; this endpoint runs on a caller-supplied datagram transport')),
+      );
     },
   };
 }

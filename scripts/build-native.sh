@@ -14,6 +14,7 @@ cargo build --manifest-path "$REPO_ROOT/Cargo.toml" -p quicbridge-napi --profile
 case "$(uname -s)" in
   Linux) platform=linux; lib=libquicbridge_napi.so ;;
   Darwin) platform=darwin; lib=libquicbridge_napi.dylib ;;
+  MINGW* | MSYS* | CYGWIN*) platform=win32; lib=quicbridge_napi.dll ;;
   *) die "unsupported build platform $(uname -s)" ;;
 esac
 case "$(uname -m)" in

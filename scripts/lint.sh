@@ -11,3 +11,5 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "workflows"
+scripts/check-workflows.sh

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust tests, then the one ava suite (test/suite) four
 # times — native, wasm, and the two cross-backend pairs (client on one
-# backend, server on the other) — then the loader and relay tests.
+# backend, server on the other) — then the loader, relay, docs and
+# install tests.
 # Builds first (incrementally) so nothing stale is tested.
 source "$(dirname "$0")/toolchain.sh"
 cd "$REPO_ROOT"
+# A hung test process fails the run after this long instead of stalling CI.
+AVA_LIMIT=${QUICBRIDGE_TEST_LIMIT:-20m}
 
 npm run build
 log "Rust tests"
@@ -13,7 +16,12 @@ for pair in native:native wasm:wasm native:wasm wasm:native; do
   client=${pair%:*}
   server=${pair#*:}
   log "behaviour suite: $client client, $server server"
-  QUICBRIDGE_BACKEND=$client QUICBRIDGE_TEST_SERVER_BACKEND=$server npx ava test/suite
+  QUICBRIDGE_BACKEND=$client QUICBRIDGE_TEST_SERVER_BACKEND=$server timeout "$AVA_LIMIT" npx ava test/suite
 done
-log "loader and impairment relay"
-npx ava test/loader test/relay
+log "loader, impairment relay, API docs, the packed package installed like a user would, and the CLI"
+timeout "$AVA_LIMIT" npx ava test/loader test/relay test/docs test/install test/cli
+log "interop with independent stacks (peers installed on first use; missing ones are skipped with the reason)"
+scripts/install-peers.sh
+for backend in native wasm; do
+  QUICBRIDGE_BACKEND=$backend timeout "$AVA_LIMIT" npx ava test/interop
+done

@@ -1,8 +1,10 @@
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
+use quicbridge_core::http3::Http3Session;
 use quicbridge_core::{app_code, Connection};
 
 use crate::error::OrThrow;
+use crate::http3::NativeHttp3Session;
 use crate::stream::NativeStream;
 
 #[napi]
@@ -90,6 +92,18 @@ impl NativeConnection {
     #[napi]
     pub fn peer_certificates(&self) -> String {
         self.inner.peer_certificates_json()
+    }
+
+    /// Starts HTTP/3 on this connection as the client (`server == false`)
+    /// or as the server.
+    #[napi]
+    pub async fn http3(&self, server: bool) -> napi::Result<NativeHttp3Session> {
+        let session = if server {
+            Http3Session::server(&self.inner).await
+        } else {
+            Http3Session::client(&self.inner).await
+        };
+        Ok(NativeHttp3Session::new(session.or_throw()?))
     }
 
     #[napi]

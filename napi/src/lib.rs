@@ -5,10 +5,18 @@
 mod connection;
 mod endpoint;
 mod error;
+mod http3;
 mod stream;
 
 /// The core version this addon was built from.
 #[napi_derive::napi]
 pub fn version() -> &'static str {
     quicbridge_core::VERSION
+}
+
+/// A self-signed certificate: JSON `{names, now, validDays}` in, JSON
+/// `{cert, key}` (PEM) out.
+#[napi_derive::napi]
+pub fn generate_certificate(options: String) -> napi::Result<String> {
+    quicbridge_core::generate_self_signed_json(&options).map_err(error::to_napi)
 }

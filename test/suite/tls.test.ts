@@ -110,3 +110,23 @@ test('key log: SSLKEYLOGFILE lines to a file (client) and a callback (server), s
   t.is((fs.statSync(file).mode & 0o777).toString(8), '600');
   await server.close();
 });
+
+test('pinnedSha256 trusts exactly a self-signed certificate, and nothing else', async (t) => {
+  const selfSigned = await createSelfSigned();
+  const server = await startEchoServer(selfSigned);
+  const port = server.address.port;
+  const fingerprint = new X509Certificate(selfSigned.certPem).fingerprint256;
+  const pinned = await connect({ host: '127.0.0.1', port, servername: 'localhost', pinnedSha256: fingerprint, alpn: 'echo' });
+  const stream = await pinned.openStream();
+  stream.end('pinned');
+  t.is((await readAll(stream)).toString(), 'pinned');
+  await pinned.close();
+  const other = new X509Certificate((await createSelfSigned()).certPem).fingerprint256;
+  const refused = await t.throwsAsync(
+    connect({ host: '127.0.0.1', port, servername: 'localhost', pinnedSha256: [other], alpn: 'echo' }),
+    { instanceOf: QuicTlsError },
+  );
+  t.is(refused?.code, 'ERR_QUIC_TLS');
+  await t.throwsAsync(connect({ host: '127.0.0.1', port, pinnedSha256: 'abc', alpn: 'echo' }), { code: 'ERR_QUIC_INVALID_ARG' });
+  await server.close();
+});

@@ -1,9 +1,11 @@
 use js_sys::{Promise, Uint8Array};
+use quicbridge_core::http3::Http3Session;
 use quicbridge_core::{app_code, Connection};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::OrThrow;
+use crate::http3::WasmHttp3Session;
 use crate::stream::WasmStream;
 
 #[wasm_bindgen]
@@ -110,6 +112,20 @@ impl WasmConnection {
     #[wasm_bindgen(js_name = peerCertificates)]
     pub fn peer_certificates(&self) -> String {
         self.inner.peer_certificates_json()
+    }
+
+    /// Starts HTTP/3 on this connection as the client (`server == false`)
+    /// or as the server; resolves with a `WasmHttp3Session`.
+    pub fn http3(&self, server: bool) -> Promise {
+        let connection = self.inner.clone();
+        future_to_promise(async move {
+            let session = if server {
+                Http3Session::server(&connection).await
+            } else {
+                Http3Session::client(&connection).await
+            };
+            Ok(WasmHttp3Session::new(session.or_throw()?).into())
+        })
     }
 
     #[wasm_bindgen(js_name = forceKeyUpdate)]

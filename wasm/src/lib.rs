@@ -8,6 +8,7 @@
 mod connection;
 mod endpoint;
 mod error;
+mod http3;
 mod runtime;
 mod single_threaded;
 mod socket;
@@ -18,4 +19,11 @@ mod timer;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn version() -> String {
     quicbridge_core::VERSION.to_string()
+}
+
+/// A self-signed certificate: JSON `{names, now, validDays}` in, JSON
+/// `{cert, key}` (PEM) out.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = generateCertificate)]
+pub fn generate_certificate(options: &str) -> Result<String, wasm_bindgen::JsValue> {
+    quicbridge_core::generate_self_signed_json(options).map_err(error::to_js)
 }

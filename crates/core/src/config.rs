@@ -352,6 +352,10 @@ pub struct ConnectOptions {
     /// interception; for tests against throwaway certificates only.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// Trust exactly the server certificates with these SHA-256
+    /// fingerprints (hex, colons allowed), instead of a CA.
+    #[serde(default)]
+    pub pinned_sha256: Vec<String>,
     /// PEM client certificate chain and key, for servers that ask for one.
     pub cert: Option<String>,
     pub key: Option<String>,

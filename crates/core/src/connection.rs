@@ -1,7 +1,8 @@
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use quinn::{ConnectionError, SendDatagramError, VarInt, ZeroRttAccepted};
+use quinn::{ConnectionError, Runtime, SendDatagramError, VarInt, ZeroRttAccepted};
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -50,6 +51,7 @@ enum Handshake {
 pub struct Connection {
     inner: quinn::Connection,
     endpoint: quinn::Endpoint,
+    runtime: Arc<dyn Runtime>,
     ending: Ending,
     /// The name a client connected to; servers learn it from the handshake.
     server_name: Option<String>,
@@ -79,36 +81,31 @@ pub struct ConnectionInfo {
 /// silently truncated.
 const MAX_REASON_BYTES: usize = 1024;
 
+/// What an endpoint hands each of its connections.
+pub(crate) struct ConnectionParts {
+    pub endpoint: quinn::Endpoint,
+    pub runtime: Arc<dyn Runtime>,
+    /// The name a client connected to; servers learn it from the handshake.
+    pub server_name: Option<String>,
+    pub ending: Ending,
+}
+
 impl Connection {
-    pub(crate) fn new(
-        inner: quinn::Connection,
-        endpoint: quinn::Endpoint,
-        server_name: Option<String>,
-        ending: Ending,
-    ) -> Self {
+    pub(crate) fn new(inner: quinn::Connection, parts: ConnectionParts) -> Self {
         let (_, handshake) = watch::channel(Handshake::Complete(EarlyData::NotAttempted));
-        Connection {
-            inner,
-            endpoint,
-            ending,
-            server_name,
-            handshake,
-        }
+        Connection::with_handshake(inner, parts, handshake)
     }
 
     /// A connection that is usable before its handshake completes (0-RTT on
     /// a client, 0.5-RTT on a server); `accepted` settles when it completes.
     pub(crate) fn new_early(
         inner: quinn::Connection,
-        endpoint: quinn::Endpoint,
-        server_name: Option<String>,
-        ending: Ending,
+        parts: ConnectionParts,
         accepted: ZeroRttAccepted,
-        runtime: &dyn quinn::Runtime,
     ) -> Self {
         let (tx, handshake) = watch::channel(Handshake::Pending);
         let connection = inner.clone();
-        runtime.spawn(Box::pin(async move {
+        parts.runtime.spawn(Box::pin(async move {
             // quinn reports "not accepted" both for a rejection and for a
             // connection lost mid-handshake; the close reason tells them apart.
             let outcome = if accepted.await {
@@ -120,13 +117,34 @@ impl Connection {
             };
             let _ = tx.send(outcome);
         }));
+        Connection::with_handshake(inner, parts, handshake)
+    }
+
+    fn with_handshake(
+        inner: quinn::Connection,
+        parts: ConnectionParts,
+        handshake: watch::Receiver<Handshake>,
+    ) -> Self {
         Connection {
             inner,
-            endpoint,
-            ending,
-            server_name,
+            endpoint: parts.endpoint,
+            runtime: parts.runtime,
+            ending: parts.ending,
+            server_name: parts.server_name,
             handshake,
         }
+    }
+
+    pub(crate) fn quinn(&self) -> &quinn::Connection {
+        &self.inner
+    }
+
+    pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
+    }
+
+    pub(crate) fn ending(&self) -> &Ending {
+        &self.ending
     }
 
     fn error(&self, e: &ConnectionError) -> Error {

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, Mutex as AsyncMutex, Notify};
 
 use crate::close::{connection_error, Ending, Endings, LocalClose};
 use crate::config::{ConnectOptions, EndpointOptions, RetryPolicy, SocketTraits};
-use crate::connection::Connection;
+use crate::connection::{Connection, ConnectionParts};
 use crate::error::{Error, ErrorCode, Result};
 use crate::tls::{KeyLogSink, TlsContext};
 
@@ -176,21 +176,17 @@ impl Endpoint {
                 }
                 other => Error::new(ErrorCode::Limit, other.to_string()),
             })?;
-        let server_name = Some(options.server_name.clone());
         let ending = Ending::default();
         self.endings.register(&ending);
+        let parts = ConnectionParts {
+            endpoint: self.inner.clone(),
+            runtime: self.runtime.clone(),
+            server_name: Some(options.server_name.clone()),
+            ending,
+        };
         let connecting = if options.early_data {
             match connecting.into_0rtt() {
-                Ok((conn, accepted)) => {
-                    return Ok(Connection::new_early(
-                        conn,
-                        self.inner.clone(),
-                        server_name,
-                        ending,
-                        accepted,
-                        self.runtime.as_ref(),
-                    ))
-                }
+                Ok((conn, accepted)) => return Ok(Connection::new_early(conn, parts, accepted)),
                 // No session to resume yet: a full handshake.
                 Err(connecting) => connecting,
             }
@@ -198,12 +194,7 @@ impl Endpoint {
             connecting
         };
         match connecting.await {
-            Ok(conn) => Ok(Connection::new(
-                conn,
-                self.inner.clone(),
-                server_name,
-                ending,
-            )),
+            Ok(conn) => Ok(Connection::new(conn, parts)),
             Err(e) => Err(connection_error(&e, None)),
         }
     }
@@ -289,31 +280,29 @@ async fn accept_loop(
         };
         let accepted = accepted.clone();
         let endpoint = endpoint.clone();
-        let task_runtime = runtime.clone();
         let early_data = policy.early_data;
         let ending = Ending::default();
         endings.register(&ending);
+        let parts = ConnectionParts {
+            endpoint: endpoint.clone(),
+            runtime: runtime.clone(),
+            server_name: None,
+            ending,
+        };
         runtime.spawn(Box::pin(async move {
             let connection = if early_data {
                 match connecting.into_0rtt() {
-                    Ok((conn, zero_rtt)) => Some(Connection::new_early(
-                        conn,
-                        endpoint,
-                        None,
-                        ending,
-                        zero_rtt,
-                        task_runtime.as_ref(),
-                    )),
+                    Ok((conn, zero_rtt)) => Some(Connection::new_early(conn, parts, zero_rtt)),
                     Err(connecting) => connecting
                         .await
                         .ok()
-                        .map(|conn| Connection::new(conn, endpoint, None, ending)),
+                        .map(|conn| Connection::new(conn, parts)),
                 }
             } else {
                 connecting
                     .await
                     .ok()
-                    .map(|conn| Connection::new(conn, endpoint, None, ending))
+                    .map(|conn| Connection::new(conn, parts))
             };
             if let Some(connection) = connection {
                 // The receiver is gone only when the endpoint is; then the

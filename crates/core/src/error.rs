@@ -22,6 +22,7 @@ pub enum ErrorCode {
     DatagramTooLarge,
     EarlyDataRejected,
     BackendUnsupported,
+    Http3,
 }
 
 impl ErrorCode {
@@ -44,6 +45,7 @@ impl ErrorCode {
             ErrorCode::DatagramTooLarge => "ERR_QUIC_DATAGRAM_TOO_LARGE",
             ErrorCode::EarlyDataRejected => "ERR_QUIC_EARLY_DATA_REJECTED",
             ErrorCode::BackendUnsupported => "ERR_QUIC_BACKEND_UNSUPPORTED",
+            ErrorCode::Http3 => "ERR_QUIC_HTTP3",
         }
     }
 }

@@ -6,15 +6,18 @@
 //! JSON strings (parsed and validated here, once), bytes as byte buffers.
 
 mod base64;
+mod certs;
 mod close;
 mod config;
 mod connection;
 mod endpoint;
 mod error;
+pub mod http3;
 mod stats;
 mod stream;
 mod tls;
 
+pub use certs::{generate_self_signed, generate_self_signed_json, GeneratedCertificate};
 pub use close::{CloseInfo, CloseKind};
 pub use config::{
     CipherSuite, ClientAuthOptions, CongestionControl, ConnectOptions, EndpointOptions,

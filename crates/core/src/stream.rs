@@ -1,6 +1,6 @@
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 
 use quinn::{ReadError, VarInt, WriteError};
 
@@ -18,9 +18,45 @@ pub struct Stream {
     id: u64,
     /// Opened in 0-RTT (before the handshake completed).
     early: bool,
-    send: Option<Arc<Mutex<quinn::SendStream>>>,
-    recv: Option<Arc<Mutex<quinn::RecvStream>>>,
+    send: Option<Arc<Mutex<Half<quinn::SendStream>>>>,
+    recv: Option<Arc<Mutex<Half<quinn::RecvStream>>>>,
     ending: Ending,
+}
+
+/// A quinn stream half and the task waiting on it. quinn's `stop` and
+/// `reset` take `&mut self`, so quinn assumes no read or write is pending
+/// then and does not wake one (`stop` even forgets its waker); here they
+/// can be, so they wake it themselves, or it would wait forever.
+#[derive(Debug)]
+struct Half<T> {
+    stream: T,
+    waiting: Option<Waker>,
+}
+
+impl<T> Half<T> {
+    fn new(stream: T) -> Arc<Mutex<Self>> {
+        Arc::new(Mutex::new(Half {
+            stream,
+            waiting: None,
+        }))
+    }
+
+    /// Polls with `poll`, remembering the waker while it is pending.
+    fn poll<R>(
+        &mut self,
+        cx: &mut Context,
+        poll: impl FnOnce(&mut T, &mut Context) -> Poll<R>,
+    ) -> Poll<R> {
+        let outcome = poll(&mut self.stream, cx);
+        self.waiting = outcome.is_pending().then(|| cx.waker().clone());
+        outcome
+    }
+
+    fn wake_waiting(&mut self) {
+        if let Some(waker) = self.waiting.take() {
+            waker.wake();
+        }
+    }
 }
 
 fn lock<T>(half: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -43,8 +79,8 @@ impl Stream {
         Stream {
             id: VarInt::from(id).into_inner(),
             early,
-            send: send.map(|s| Arc::new(Mutex::new(s))),
-            recv: recv.map(|r| Arc::new(Mutex::new(r))),
+            send: send.map(Half::new),
+            recv: recv.map(Half::new),
             ending,
         }
     }
@@ -62,13 +98,13 @@ impl Stream {
         self.send.is_some() && self.recv.is_some()
     }
 
-    fn send_half(&self) -> Result<&Mutex<quinn::SendStream>> {
+    fn send_half(&self) -> Result<&Mutex<Half<quinn::SendStream>>> {
         self.send
             .as_deref()
             .ok_or_else(|| Error::invalid_state("this stream has no sending half"))
     }
 
-    fn recv_half(&self) -> Result<&Mutex<quinn::RecvStream>> {
+    fn recv_half(&self) -> Result<&Mutex<Half<quinn::RecvStream>>> {
         self.recv
             .as_deref()
             .ok_or_else(|| Error::invalid_state("this stream has no receiving half"))
@@ -80,15 +116,16 @@ impl Stream {
         let half = self.send_half()?;
         let mut written = 0;
         poll_fn(|cx| {
-            let mut stream = lock(half);
-            while written < data.len() {
-                match std::pin::Pin::new(&mut *stream).poll_write(cx, &data[written..]) {
-                    Poll::Ready(Ok(n)) => written += n,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(self.write_error(e))),
-                    Poll::Pending => return Poll::Pending,
+            lock(half).poll(cx, |stream, cx| {
+                while written < data.len() {
+                    match std::pin::Pin::new(&mut *stream).poll_write(cx, &data[written..]) {
+                        Poll::Ready(Ok(n)) => written += n,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(self.write_error(e))),
+                        Poll::Pending => return Poll::Pending,
+                    }
                 }
-            }
-            Poll::Ready(Ok(()))
+                Poll::Ready(Ok(()))
+            })
         })
         .await
     }
@@ -96,15 +133,19 @@ impl Stream {
     /// Ends the sending half cleanly after what was written.
     pub fn finish(&self) -> Result<()> {
         lock(self.send_half()?)
+            .stream
             .finish()
             .map_err(|_| Error::invalid_state("stream already finished or reset"))
     }
 
     /// Abandons the sending half: the peer's reads fail with `code`.
     pub fn reset(&self, code: VarInt) -> Result<()> {
-        lock(self.send_half()?)
+        let mut half = lock(self.send_half()?);
+        half.stream
             .reset(code)
-            .map_err(|_| Error::invalid_state("stream already finished or reset"))
+            .map_err(|_| Error::invalid_state("stream already finished or reset"))?;
+        half.wake_waiting();
+        Ok(())
     }
 
     /// Up to `max` bytes as soon as any are available; `None` at the end.
@@ -116,7 +157,8 @@ impl Stream {
         }
         let half = self.recv_half()?;
         let mut buf = vec![0u8; max];
-        let n = poll_fn(|cx| lock(half).poll_read(cx, &mut buf)).await;
+        let n =
+            poll_fn(|cx| lock(half).poll(cx, |stream, cx| stream.poll_read(cx, &mut buf))).await;
         match n {
             Ok(0) => Ok(None),
             Ok(n) => {
@@ -129,9 +171,12 @@ impl Stream {
 
     /// Tells the peer to stop sending, with `code`.
     pub fn stop(&self, code: VarInt) -> Result<()> {
-        lock(self.recv_half()?)
+        let mut half = lock(self.recv_half()?);
+        half.stream
             .stop(code)
-            .map_err(|_| Error::invalid_state("stream already stopped or finished"))
+            .map_err(|_| Error::invalid_state("stream already stopped or finished"))?;
+        half.wake_waiting();
+        Ok(())
     }
 
     fn write_error(&self, e: WriteError) -> Error {

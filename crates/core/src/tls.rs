@@ -202,6 +202,7 @@ struct ClientIdentityKey {
     cipher_suites: Option<Vec<CipherSuite>>,
     ca: Option<String>,
     insecure_skip_verify: bool,
+    pinned_sha256: Vec<String>,
     cert: Option<String>,
     key: Option<String>,
 }
@@ -218,6 +219,7 @@ fn base_client_config(options: &ConnectOptions) -> Result<Arc<rustls::ClientConf
         cipher_suites: options.cipher_suites.clone(),
         ca: options.ca.clone(),
         insecure_skip_verify: options.insecure_skip_verify,
+        pinned_sha256: options.pinned_sha256.clone(),
         cert: options.cert.clone(),
         key: options.key.clone(),
     };
@@ -241,9 +243,14 @@ fn new_base_client_config(options: &ConnectOptions) -> Result<rustls::ClientConf
     .with_protocol_versions(&[&rustls::version::TLS13])
     .map_err(|e| Error::invalid_arg(e.to_string()))?;
     let builder = match (&options.ca, options.insecure_skip_verify) {
+        _ if !options.pinned_sha256.is_empty() => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PolicyVerifier::pinned(
+                &options.pinned_sha256,
+            )?)),
         (_, true) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCertificate(provider()))),
+            .with_custom_certificate_verifier(Arc::new(PolicyVerifier::accept_any())),
         (Some(ca), false) => builder.with_root_certificates(root_store(ca, "ca")?),
         (None, false) => {
             return Err(Error::invalid_arg(
@@ -281,21 +288,83 @@ pub(crate) fn client_crypto(
         .map_err(|e| Error::invalid_arg(e.to_string()))
 }
 
-/// Skips certificate verification (chain and name) but still checks that
-/// the server holds the key of the certificate it sent.
+/// The server certificates a client accepts without a CA. Either way the
+/// server must still prove, by its handshake signature, that it holds the
+/// key of the certificate it sent.
 #[derive(Debug)]
-struct AcceptAnyServerCertificate(Arc<CryptoProvider>);
+enum CertificatePolicy {
+    /// Exactly the end-entity certificates with these SHA-256 fingerprints
+    /// (a self-signed development server's, say).
+    Pinned(Vec<[u8; 32]>),
+    /// Any certificate at all: `insecureSkipVerify`.
+    AcceptAny,
+}
 
-impl ServerCertVerifier for AcceptAnyServerCertificate {
+#[derive(Debug)]
+struct PolicyVerifier {
+    policy: CertificatePolicy,
+    provider: Arc<CryptoProvider>,
+}
+
+impl PolicyVerifier {
+    fn accept_any() -> Self {
+        PolicyVerifier {
+            policy: CertificatePolicy::AcceptAny,
+            provider: provider(),
+        }
+    }
+
+    fn pinned(pins: &[String]) -> Result<Self> {
+        let fingerprints = pins
+            .iter()
+            .map(|pin| {
+                let hex: String = pin.chars().filter(|c| *c != ':').collect();
+                let invalid = || {
+                    Error::invalid_arg(format!(
+                        "pinnedSha256: {pin:?} is not a SHA-256 fingerprint (64 hex digits)"
+                    ))
+                };
+                if hex.len() != 64 || !hex.is_ascii() {
+                    return Err(invalid());
+                }
+                let mut fingerprint = [0u8; 32];
+                for (i, byte) in fingerprint.iter_mut().enumerate() {
+                    *byte =
+                        u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| invalid())?;
+                }
+                Ok(fingerprint)
+            })
+            .collect::<Result<_>>()?;
+        Ok(PolicyVerifier {
+            policy: CertificatePolicy::Pinned(fingerprints),
+            provider: provider(),
+        })
+    }
+}
+
+impl ServerCertVerifier for PolicyVerifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let accepted = match &self.policy {
+            CertificatePolicy::AcceptAny => true,
+            CertificatePolicy::Pinned(fingerprints) => {
+                let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
+                fingerprints.iter().any(|pin| pin[..] == *digest.as_ref())
+            }
+        };
+        if accepted {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
     }
 
     fn verify_tls12_signature(
@@ -308,7 +377,7 @@ impl ServerCertVerifier for AcceptAnyServerCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -322,12 +391,14 @@ impl ServerCertVerifier for AcceptAnyServerCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

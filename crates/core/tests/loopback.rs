@@ -113,3 +113,47 @@ async fn zero_rtt_on_the_second_connection() {
         EarlyData::Accepted
     );
 }
+
+/// quinn's own stop and reset assume nothing is waiting on the stream;
+/// ours may be (JavaScript stops a stream while a read is outstanding).
+#[tokio::test]
+async fn stopping_or_resetting_a_stream_ends_the_read_or_write_waiting_on_it() {
+    let pki = pki();
+    let server = server(&pki, serde_json::json!({}));
+    let client_endpoint = endpoint(serde_json::json!({}));
+    let client = client_endpoint
+        .connect(&connect_options(&pki, &server, false))
+        .await
+        .unwrap();
+    let stream = client.open_bi().await.unwrap();
+    stream.write(b"hello").await.unwrap();
+    let accepted = server.accept().await.unwrap().unwrap();
+    let _unread = accepted.accept_bi().await.unwrap();
+
+    let reader = stream.clone();
+    let read = tokio::spawn(async move { reader.read(65536).await });
+    // More than the peer's stream window: the write waits for a reader that never comes.
+    let writer = stream.clone();
+    let write = tokio::spawn(async move { writer.write(&vec![0u8; 64 << 20]).await });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!read.is_finished() && !write.is_finished());
+
+    stream.stop(0u32.into()).unwrap();
+    stream.reset(0u32.into()).unwrap();
+    let limit = std::time::Duration::from_secs(5);
+    let read = tokio::time::timeout(limit, read)
+        .await
+        .expect("the read ended");
+    assert_eq!(
+        read.unwrap().unwrap(),
+        None,
+        "a stopped stream reads as ended"
+    );
+    let write = tokio::time::timeout(limit, write)
+        .await
+        .expect("the write ended");
+    assert_eq!(
+        write.unwrap().unwrap_err().code(),
+        quicbridge_core::ErrorCode::InvalidState
+    );
+}
