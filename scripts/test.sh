@@ -25,3 +25,10 @@ scripts/install-peers.sh
 for backend in native wasm; do
   QUICBRIDGE_BACKEND=$backend timeout "$AVA_LIMIT" npx ava test/interop
 done
+# Loss and faults through the impairment relay. The 10 MiB cases (blackhole,
+# rebinding every second) and the 50 lossy handshakes run only with
+# QUICBRIDGE_LONG_TESTS=1 (.ci/run sets it).
+for backend in native wasm; do
+  log "loss and fault cases: $backend"
+  QUICBRIDGE_BACKEND=$backend QUICBRIDGE_TEST_SERVER_BACKEND=$backend timeout "$AVA_LIMIT" npx ava test/faults
+done

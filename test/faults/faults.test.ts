@@ -41,7 +41,7 @@ function echo(relay: Relay, bytes: number, extra: Partial<Parameters<typeof runQ
 
 const seedNote = (relay: Relay) => `relay seed ${relay.seed}`;
 
-test('handshake loss 30 % each way (at most 3 in a row): 50 connections all complete', async (t) => {
+test.serial('handshake loss 30 % each way (at most 3 in a row): 50 connections all complete', async (t) => {
   t.timeout(300_000);
   const loss: Impairments = { loss: 0.3, maxConsecutiveLoss: 3 };
   const { relay, close } = await throughRelay({ toServer: loss, toClient: loss });
@@ -58,7 +58,7 @@ test('handshake loss 30 % each way (at most 3 in a row): 50 connections all comp
   await close();
 });
 
-test('transfer loss 2 %: 2 MiB echo byte-exact', async (t) => {
+test.serial('transfer loss 2 %: 2 MiB echo byte-exact', async (t) => {
   const { relay, close } = await throughRelay({ toServer: { loss: 0.02 }, toClient: { loss: 0.02 } });
   const r = await echo(relay, 2 * MiB);
   t.true(r.ok, `${r.error ?? ''} (${seedNote(relay)})`);
@@ -67,7 +67,7 @@ test('transfer loss 2 %: 2 MiB echo byte-exact', async (t) => {
   await close();
 });
 
-test('corruption 2 % (one byte in the first 50): 2 MiB echo byte-exact', async (t) => {
+test.serial('corruption 2 % (one byte in the first 50): 2 MiB echo byte-exact', async (t) => {
   const { relay, close } = await throughRelay({ toServer: { corrupt: 0.02 }, toClient: { corrupt: 0.02 } });
   const r = await echo(relay, 2 * MiB);
   t.true(r.ok, `${r.error ?? ''} (${seedNote(relay)})`);
@@ -77,7 +77,7 @@ test('corruption 2 % (one byte in the first 50): 2 MiB echo byte-exact', async (
   await close();
 });
 
-test('a 2 s blackhole in the middle of a 10 MiB echo: it completes byte-exact', async (t) => {
+test.serial('a 2 s blackhole in the middle of a 10 MiB echo: it completes byte-exact', async (t) => {
   const { relay, close } = await throughRelay({});
   let holed = false;
   const r = await echo(relay, 10 * MiB, {
@@ -96,7 +96,7 @@ test('a 2 s blackhole in the middle of a 10 MiB echo: it completes byte-exact', 
   await close();
 });
 
-test('NAT rebinding every second during a 10 MiB echo: it completes byte-exact', async (t) => {
+test.serial('NAT rebinding every second during a 10 MiB echo: it completes byte-exact', async (t) => {
   t.timeout(180_000);
   // 20 Mbit/s each way, so that the echo spans several rebindings.
   const link: Impairments = { bandwidthBps: 20e6, queueBytes: 256 * 1024 };
@@ -149,7 +149,7 @@ async function spawnServer(dir: string, idleTimeoutS: number): Promise<Child> {
   return { port, proc, stderr: () => stderr };
 }
 
-test('the server process is killed mid-transfer: the client gets a typed timeout, no hang', async (t) => {
+test.serial('the server process is killed mid-transfer: the client gets a typed timeout, no hang', async (t) => {
   const idleTimeoutS = 3;
   t.timeout((idleTimeoutS + 60) * 1000);
   const dir = mkdtempSync(join(tmpdir(), 'quicbridge-kill-'));
@@ -177,9 +177,13 @@ test('the server process is killed mid-transfer: the client gets a typed timeout
       if (stream.destroyed) return;
       if (!more) {
         await new Promise<void>((resolve) => {
-          const done = () => resolve();
-          stream.once('drain', done);
-          stream.once('close', done);
+          const done = () => {
+            stream.off('drain', done);
+            stream.off('close', done);
+            resolve();
+          };
+          stream.on('drain', done);
+          stream.on('close', done);
         });
       }
     }

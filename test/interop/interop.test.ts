@@ -11,9 +11,14 @@
  * A cell passes, fails, is n/a (a peer program cannot do that case: the
  * reason is in the capability tables) or skipped (a peer is not installed:
  * the reason comes from scripts/install-peers.sh). n/a and skipped cells
- * are ava skips, never passes. A complete run writes docs/interop.md.
+ * are ava skips, never passes.
  *
- *   scripts/install-peers.sh && npx ava test/interop      (or: npm run test:interop)
+ * QUICBRIDGE_BACKEND=native|wasm limits a run to that backend's quicbridge
+ * (against itself and the three peers), the way scripts/test.sh runs it;
+ * without it both backends run. A complete run rewrites its backend's
+ * section of docs/interop.md and leaves the other backend's section as it was.
+ *
+ *   scripts/install-peers.sh && QUICBRIDGE_BACKEND=native npx ava test/interop/interop.test.ts
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +46,10 @@ import {
 import { runQuicbridgeClient, startQuicbridgeServer } from '../peers/quicbridge-peer';
 
 type Impl = PeerName | 'quicbridge-native' | 'quicbridge-wasm';
-const QUICBRIDGE: Impl[] = ['quicbridge-native', 'quicbridge-wasm'];
+type QuicbridgeImpl = 'quicbridge-native' | 'quicbridge-wasm';
+const BACKEND_FILTER = process.env.QUICBRIDGE_BACKEND;
+const QUICBRIDGE: QuicbridgeImpl[] =
+  BACKEND_FILTER === 'native' || BACKEND_FILTER === 'wasm' ? [`quicbridge-${BACKEND_FILTER}`] : ['quicbridge-native', 'quicbridge-wasm'];
 const EXTERNAL: PeerName[] = ['aioquic', 'quicgo', 'matrixai'];
 const ALL: Impl[] = [...QUICBRIDGE, ...EXTERNAL];
 
@@ -126,7 +134,7 @@ test.before(async () => {
   writeFileSync(files.bigKey, big.keyPem);
 });
 
-const isQuicbridge = (impl: Impl): impl is 'quicbridge-native' | 'quicbridge-wasm' => impl.startsWith('quicbridge-');
+const isQuicbridge = (impl: Impl): impl is QuicbridgeImpl => impl.startsWith('quicbridge-');
 const backendOf = (impl: Impl): BackendName => (impl === 'quicbridge-wasm' ? 'wasm' : 'native');
 
 /** How each case maps onto the peer programs' capability tables (drivers.ts). */
@@ -476,6 +484,7 @@ async function runCase(serverImpl: Impl, clientImpl: Impl, c: Case): Promise<{ p
 for (const serverImpl of ALL) {
   for (const clientImpl of ALL) {
     if (!isQuicbridge(serverImpl) && !isQuicbridge(clientImpl)) continue; // peer x peer: test/peers
+    if (isQuicbridge(serverImpl) && isQuicbridge(clientImpl) && serverImpl !== clientImpl) continue; // cross-backend: test/suite
     for (const c of CASES) {
       const title = `${c}: ${clientImpl} client -> ${serverImpl} server`;
       const cell = { server: serverImpl, client: clientImpl, case: c };
@@ -521,73 +530,95 @@ function commit(): string {
 
 const MARK: Record<Status, string> = { pass: 'pass', fail: '**FAIL**', 'known-fail': '**FAIL** (known)', 'n/a': 'n/a', skipped: 'skipped' };
 
-function markdown(cells: Cell[]): string {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-  const count = (s: Status) => cells.filter((x) => x.status === s).length;
+const SECTION = (backend: QuicbridgeImpl, edge: 'begin' | 'end') => `<!-- ${edge} ${backend} -->`;
+
+/** One backend's part of docs/interop.md: its matrix, failures, n/a cells and evidence. */
+function section(qb: QuicbridgeImpl, cells: Cell[]): string {
+  const mine = cells.filter((x) => x.server === qb || x.client === qb);
+  const count = (s: Status) => mine.filter((x) => x.status === s).length;
+  const impls: Impl[] = [qb, ...EXTERNAL];
   const rows: string[] = [];
-  for (const s of ALL) {
-    for (const cl of ALL) {
-      if (!isQuicbridge(s) && !isQuicbridge(cl)) continue;
+  for (const s of impls) {
+    for (const cl of impls) {
+      if (s !== qb && cl !== qb) continue;
       const marks = CASES.map((c) => {
-        const cell = cells.find((x) => x.server === s && x.client === cl && x.case === c);
+        const cell = mine.find((x) => x.server === s && x.client === cl && x.case === c);
         return cell ? MARK[cell.status] : '-';
       });
       rows.push(`| ${s} | ${cl} | ${marks.join(' | ')} |`);
     }
   }
-  const peerVersions = EXTERNAL.map((p) => {
-    const st = drivers[p].status();
-    return `- ${p}: ${st.ok ? (st.version ?? '?') : `not installed (${st.reason ?? '?'})`}`;
-  });
-  const notes = (status: Status) =>
-    cells
-      .filter((x) => x.status === status)
-      .map((x) => `- ${x.case}, ${x.client} client -> ${x.server} server: ${x.note}`);
-  const passes = cells.filter((x) => x.status === 'pass').map((x) => `- ${x.case}, ${x.client} -> ${x.server}: ${x.note}${x.ms ? ` (${x.ms} ms)` : ''}`);
+  const notes = (status: Status) => mine.filter((x) => x.status === status).map((x) => `- ${x.case}, ${x.client} client -> ${x.server} server: ${x.note}`);
+  const passes = mine.filter((x) => x.status === 'pass').map((x) => `- ${x.case}, ${x.client} -> ${x.server}: ${x.note}${x.ms ? ` (${x.ms} ms)` : ''}`);
+  const failures = [...notes('fail'), ...notes('known-fail')];
+  const notRun = [...notes('n/a'), ...notes('skipped')];
   return [
-    '# Interop matrix',
+    SECTION(qb, 'begin'),
+    `## ${qb}`,
     '',
-    '<!-- Generated by test/interop/interop.test.ts (npm run test:interop); do not edit by hand. -->',
-    '',
-    `quicbridge ${pkg.version} at commit ${commit()} (quinn ${lockedVersion('quinn')}, quinn-proto ${lockedVersion('quinn-proto')}, rustls ${lockedVersion('rustls')}), Node.js ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
-    '',
-    'Peers:',
-    '',
-    ...peerVersions,
+    `Run at commit ${commit()}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Peers: ${peerVersions().join('; ')}.`,
     '',
     `Totals: ${count('pass')} pass, ${count('fail') + count('known-fail')} fail (${count('known-fail')} of them known, see below), ${count('n/a')} n/a, ${count('skipped')} skipped (peer not installed). n/a and skipped are never counted as passes.`,
-    '',
-    'Every connection goes through the impairment relay (no impairment except where a case says so), which logs packet types and sizes. Where quicbridge is one side, its TLS key log is used to remove header protection from every captured 1-RTT packet: the key phase bit and the header-protection cipher are then read off the wire.',
     '',
     `| server | client | ${CASES.join(' | ')} |`,
     `|---|---|${CASES.map(() => '---').join('|')}|`,
     ...rows,
     '',
+    `### Failures (${qb})`,
+    '',
+    ...(failures.length ? failures : ['None.']),
+    '',
+    `### n/a and skipped (${qb})`,
+    '',
+    ...(notRun.length ? notRun : ['None.']),
+    '',
+    `### Evidence for each pass (${qb})`,
+    '',
+    ...passes,
+    '',
+    SECTION(qb, 'end'),
+  ].join('\n');
+}
+
+function peerVersions(): string[] {
+  return EXTERNAL.map((p) => {
+    const st = drivers[p].status();
+    return `${p} ${st.ok ? (st.version ?? '?') : `not installed (${st.reason ?? '?'})`}`;
+  });
+}
+
+/** The whole file: a header, then one section per backend (this run's, and the other one's kept from the file as it was). */
+function markdown(cells: Cell[], previous: string): string {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  const sections = (['quicbridge-native', 'quicbridge-wasm'] as const).map((qb) => {
+    if (QUICBRIDGE.includes(qb)) return section(qb, cells);
+    const begin = previous.indexOf(SECTION(qb, 'begin'));
+    const end = previous.indexOf(SECTION(qb, 'end'));
+    if (begin >= 0 && end > begin) return previous.slice(begin, end + SECTION(qb, 'end').length);
+    return `${SECTION(qb, 'begin')}\n## ${qb}\n\nNot run yet: \`QUICBRIDGE_BACKEND=${backendOf(qb)} npx ava test/interop/interop.test.ts\`.\n${SECTION(qb, 'end')}`;
+  });
+  return [
+    '# Interop matrix',
+    '',
+    '<!-- Generated by test/interop/interop.test.ts (scripts/test.sh runs it once per backend); do not edit by hand. -->',
+    '',
+    `quicbridge ${pkg.version} (quinn ${lockedVersion('quinn')}, quinn-proto ${lockedVersion('quinn-proto')}, rustls ${lockedVersion('rustls')}), Node.js ${process.version}.`,
+    '',
+    'Every connection goes through the impairment relay (no impairment except where a case says so), which logs packet types and sizes. Where quicbridge is one side, its TLS key log is used to remove header protection from every captured 1-RTT packet: the key phase bit and the header-protection cipher are then read off the wire. Cross-backend pairs (native with wasm) are covered by the behaviour suite (test/suite), not repeated here.',
+    '',
     '## What each case checks',
     '',
     ...CASES.map((c) => `- **${c}**: ${CASE_MEANING[c]}.`),
     '',
-    '## Failures',
-    '',
-    ...(notes('fail').length || notes('known-fail').length ? [...notes('fail'), ...notes('known-fail')] : ['None.']),
-    '',
-    '## n/a and skipped',
-    '',
-    ...(notes('n/a').length || notes('skipped').length ? [...notes('n/a'), ...notes('skipped')] : ['None.']),
-    '',
-    '## Evidence for each pass',
-    '',
-    ...passes,
-    '',
+    ...sections.flatMap((x) => [x, '']),
   ].join('\n');
 }
 
 test.after.always('write docs/interop.md', (t) => {
-  const md = markdown(results);
   const complete = results.length === expectedCells.length;
   const out = process.env.QUICBRIDGE_INTEROP_OUT ?? join(REPO_ROOT, 'docs', 'interop.md');
   if (complete) {
-    writeFileSync(out, md);
+    writeFileSync(out, markdown(results, existsSync(out) ? readFileSync(out, 'utf8') : ''));
     t.log(`matrix written to ${out}`);
   } else {
     t.log(`only ${results.length} of ${expectedCells.length} cells ran (filtered?): ${out} left as it was`);
