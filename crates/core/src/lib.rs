@@ -12,6 +12,8 @@ mod config;
 mod connection;
 mod endpoint;
 mod error;
+#[cfg(test)]
+mod fuzz_config;
 pub mod http3;
 mod stats;
 mod stream;
