@@ -14,10 +14,18 @@ export interface BackendStream {
   /** Whether the peer opened this stream in 0-RTT data. */
   readonly early: boolean;
   write(data: Uint8Array): Promise<void>;
+  /**
+   * Buffers what fits of `data` now, without waiting; returns how many bytes
+   * it took (the rest goes through `write`). Synchronous fast paths like this
+   * one spare the native backend a round trip through its threads.
+   */
+  tryWrite(data: Uint8Array): number;
   finish(): void;
   reset(code: number): void;
   /** Up to `max` bytes once any are available; `null` at the end. */
   read(max: number): Promise<Uint8Array | null>;
+  /** Up to `max` bytes already received, `null` at the end, `undefined` when nothing has arrived yet. */
+  tryRead(max: number): Uint8Array | null | undefined;
   stop(code: number): void;
 }
 
@@ -28,8 +36,20 @@ export interface BackendConnection {
   acceptBi(): Promise<BackendStream>;
   openUni(): Promise<BackendStream>;
   acceptUni(): Promise<BackendStream>;
+  /** The `open`/`accept` calls when they can complete now; null/undefined when they would wait. */
+  tryOpenBi(): BackendStream | null | undefined;
+  tryAcceptBi(): BackendStream | null | undefined;
+  tryOpenUni(): BackendStream | null | undefined;
+  tryAcceptUni(): BackendStream | null | undefined;
   sendDatagram(data: Uint8Array): void;
-  readDatagram(): Promise<Uint8Array>;
+  /**
+   * Waits for a datagram; resolves with it and every other one already
+   * received, up to about `maxBytes`, framed as (4-byte little-endian
+   * length, bytes)* — see `decodeDatagrams`.
+   */
+  readDatagrams(maxBytes: number): Promise<Uint8Array>;
+  /** The datagrams already received, framed as by `readDatagrams`; empty when there are none. */
+  tryReadDatagrams(maxBytes: number): Uint8Array;
   /** null/undefined when the peer does not accept datagrams. */
   maxDatagramSize(): number | null | undefined;
   close(code: number, reason: string): void;
@@ -78,6 +98,29 @@ export interface BackendEndpoint {
   openConnections(): number;
   close(code: number, reason: string): void;
   waitIdle(): Promise<void>;
+  /** Gives the socket back now (after close and waitIdle): nothing is sent or received after. */
+  release(): void;
+}
+
+/**
+ * The agentic-flow message format (crates/core/src/message.rs): the core
+ * encodes and checks frames; lib/agentic-flow moves them on streams.
+ * Failures are ERR_QUIC_BAD_FRAME (bytes from a peer) or
+ * ERR_QUIC_INVALID_ARG (what we were asked to send).
+ */
+export interface BackendMessageCodec {
+  /** What a stream carries, from its first two bytes. */
+  messageStreamKind(prefix: Uint8Array): 'message' | 'data';
+  /** The two bytes a data stream starts with. */
+  dataStreamHead(): Uint8Array;
+  /** A message frame up to its payload: `header` is JSON `{ id, type, timestamp }`, `metadata` JSON text of an object. */
+  encodeMessageHead(header: string, metadata: string | null, payloadLength: number): Uint8Array;
+  /** JSON: where the parts of a frame of `totalLength` bytes are, or `{ needs }` (call again with that much of it). */
+  decodeMessageHead(prefix: Uint8Array, totalLength: number): string;
+  /** A reply frame from the JSON `{ id, error? }`. */
+  encodeMessageReply(reply: string): Uint8Array;
+  /** JSON `{ id, error? }` of a whole reply frame. */
+  decodeMessageReply(frame: Uint8Array): string;
 }
 
 /** Receives TLS key log lines (SSLKEYLOGFILE format). */
@@ -88,6 +131,8 @@ export interface Backend {
   /** Where the binding was loaded from. */
   readonly path: string;
   readonly version: string;
+  /** The agentic-flow message format, from the core. */
+  readonly messages: BackendMessageCodec;
   /** A self-signed certificate: JSON `{names, now, validDays}` in, JSON `{cert, key}` out. */
   generateCertificate(options: string): string;
   /** Binds a UDP socket and starts an endpoint on it. */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 
-import { raceAbort, signalOf, type AbortOptions } from './abort';
+import { abortError, raceAbort, signalOf, type AbortOptions } from './abort';
 import type { BackendConnection, BackendName, BackendStream, BoundEndpoint, EarlyDataState } from './backend';
 import type { LoopHold } from './keep-alive';
 import { awaitBinding, callBinding, invalidArg, invalidState, QuicConnectionError, QuicTlsError } from './errors';
@@ -69,6 +69,24 @@ export interface QuicConnectionEvents {
   pathChange: [change: PathChange];
   /** The connection ended. */
   close: [info: CloseInfo];
+}
+
+/** Bytes of datagrams taken from the backend per call (about 50 of 1200 bytes). */
+const DATAGRAM_BATCH_BYTES = 64 * 1024;
+/** Batches taken synchronously in a row before the datagram pump lets the event loop run. */
+const DATAGRAM_SYNC_BATCHES = 16;
+
+/** Splits what `readDatagrams` returns: (4-byte little-endian length, bytes)*. */
+function decodeDatagrams(framed: Uint8Array): Buffer[] {
+  const buffer = Buffer.isBuffer(framed) ? framed : Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
+  const datagrams: Buffer[] = [];
+  for (let offset = 0; offset + 4 <= buffer.length; ) {
+    const length = buffer.readUInt32LE(offset);
+    offset += 4;
+    datagrams.push(buffer.subarray(offset, offset + length));
+    offset += length;
+  }
+  return datagrams;
 }
 
 /** How often the remote address is compared while someone listens for `pathChange`: quinn has no event for it. */
@@ -180,6 +198,12 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
 
   async #open(kind: StreamKind, options: AbortOptions | undefined): Promise<QuicStream> {
     const signal = signalOf(options);
+    if (signal?.aborted) throw abortError(signal);
+    const init = { readable: kind === 'bidi', writable: true, signal };
+    // Streams open at once unless the peer's stream limit is reached: no
+    // asynchronous call for the common case.
+    const ready = callBinding(() => (kind === 'bidi' ? this.#handle.tryOpenBi() : this.#handle.tryOpenUni()));
+    if (ready) return new QuicStream(ready, init);
     const handle = await raceAbort(
       awaitBinding(kind === 'bidi' ? this.#handle.openBi() : this.#handle.openUni()),
       signal,
@@ -193,11 +217,18 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
         }
       },
     );
-    return new QuicStream(handle, { readable: kind === 'bidi', writable: true, signal });
+    return new QuicStream(handle, init);
   }
 
   async #accept(kind: StreamKind, options: AbortOptions | undefined): Promise<QuicStream> {
     const signal = signalOf(options);
+    const init = { readable: true, writable: kind === 'bidi', signal };
+    // A stream that has already arrived is taken synchronously, unless an
+    // earlier caller is waiting: it comes first.
+    if (!this.#pendingAccept[kind] && !signal?.aborted) {
+      const ready = callBinding(() => (kind === 'bidi' ? this.#handle.tryAcceptBi() : this.#handle.tryAcceptUni()));
+      if (ready) return new QuicStream(ready, init);
+    }
     for (;;) {
       // One backend accept at a time; a caller that aborts leaves it for the
       // next caller, so no stream is lost.
@@ -205,7 +236,7 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
       const handle = await raceAbort(pending, signal, () => {});
       if (this.#pendingAccept[kind] !== pending) continue; // another caller claimed it
       delete this.#pendingAccept[kind];
-      return new QuicStream(handle, { readable: true, writable: kind === 'bidi', signal });
+      return new QuicStream(handle, init);
     }
   }
 
@@ -272,11 +303,22 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
     this.#datagramPump = true;
     void (async () => {
       try {
+        let inARow = 0;
         while (!this.#isClosed && (this.listenerCount('datagram') > 0 || this.#datagramWaiters.size > 0)) {
-          const bytes = await this.#handle.readDatagram();
-          const data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-          for (const waiter of this.#datagramWaiters) waiter(data);
-          this.emit('datagram', data);
+          // Whatever has arrived comes in one call; only an empty queue costs
+          // an asynchronous one. A steady stream of datagrams must not starve
+          // the event loop, hence the occasional turn.
+          let framed = inARow < DATAGRAM_SYNC_BATCHES ? this.#handle.tryReadDatagrams(DATAGRAM_BATCH_BYTES) : undefined;
+          if (framed === undefined || framed.length === 0) {
+            inARow = 0;
+            framed = await this.#handle.readDatagrams(DATAGRAM_BATCH_BYTES);
+          } else {
+            inARow += 1;
+          }
+          for (const data of decodeDatagrams(framed)) {
+            for (const waiter of this.#datagramWaiters) waiter(data);
+            this.emit('datagram', data);
+          }
         }
       } catch {
         // The connection ended; `closed` says how.

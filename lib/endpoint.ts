@@ -15,6 +15,7 @@ import {
   checkObject,
   checkPort,
   checkReason,
+  clientEndpointOptionsJson,
   connectOptionsJson,
   type ConnectOptions,
   keyLogSink,
@@ -218,7 +219,7 @@ export async function connect(options: ConnectOptions): Promise<QuicConnection> 
   const keylog = keyLogSink(options.keylog);
   let bound: BoundEndpoint;
   try {
-    bound = await bindEndpoint(backend, transport, local, 0, '{}', keylog.callback);
+    bound = await bindEndpoint(backend, transport, local, 0, clientEndpointOptionsJson(options), keylog.callback);
   } catch (error) {
     keylog.close();
     throw error;

@@ -1,13 +1,13 @@
 import path from 'node:path';
 
-import type { Backend, BackendEndpoint, BoundEndpoint, KeyLogCallback } from './backend';
+import type { Backend, BackendEndpoint, BackendMessageCodec, BoundEndpoint, KeyLogCallback } from './backend';
 import { packageRoot } from './package-root';
 
 interface NativeEndpoint extends BackendEndpoint {
   rebind(address: string, port: number): Promise<void>;
 }
 
-interface NativeBinding {
+interface NativeBinding extends BackendMessageCodec {
   version(): string;
   generateCertificate(options: string): string;
   NativeEndpoint: {
@@ -67,14 +67,14 @@ export function loadNativeBackend(): Backend {
     name: 'native',
     path: file,
     version: binding.version(),
+    messages: binding,
     generateCertificate: (options) => binding.generateCertificate(options),
     async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const endpoint = await binding.NativeEndpoint.bind(address, port, options, keylog ?? null);
       return {
         endpoint,
         rebind: (newAddress, newPort) => endpoint.rebind(newAddress, newPort),
-        // The socket belongs to the endpoint; it goes when the endpoint does.
-        release: async () => {},
+        release: () => Promise.resolve(endpoint.release()),
       };
     },
   };

@@ -52,6 +52,14 @@ export interface TransportOptions {
   datagramReceiveBufferSize?: number;
   /** Bytes of datagrams queued for sending (default 1 MiB). */
   datagramSendBufferSize?: number;
+  /** The congestion window a connection starts with, in bytes, 1200–1 GiB (default: the controller's, 12 000). */
+  initialCongestionWindow?: number;
+  /**
+   * The largest UDP payload this side sends or accepts, 1200–65527: MTU
+   * discovery stops there, and the peer is told not to send larger
+   * (default: discovery up to 65527; 1472 advertised).
+   */
+  maxUdpPayloadSize?: number;
 }
 
 /** Where TLS secrets go: a file to append to (SSLKEYLOGFILE format), a callback, or `true` for $SSLKEYLOGFILE. */
@@ -233,6 +241,8 @@ const numericTransportFields = [
   'initialMtu',
   'datagramReceiveBufferSize',
   'datagramSendBufferSize',
+  'initialCongestionWindow',
+  'maxUdpPayloadSize',
 ] as const;
 const transportFields: readonly string[] = [...numericTransportFields, 'mtuDiscovery', 'congestionControl'];
 const congestionControllers: readonly string[] = ['cubic', 'newreno', 'bbr'];
@@ -360,6 +370,14 @@ export function connectOptionsJson(options: ConnectOptions, address: string): st
     earlyData: checkBoolean(options.earlyData, 'earlyData'),
     cipherSuites: cipherSuites(options.cipherSuites),
   });
+}
+
+/**
+ * The core's endpoint options for a client's own endpoint (connect options
+ * already checked): the largest UDP payload it accepts.
+ */
+export function clientEndpointOptionsJson(options: ConnectOptions): string {
+  return JSON.stringify({ maxUdpPayloadSize: options.transport?.maxUdpPayloadSize });
 }
 
 /** Turns the `keylog` option into a line callback and a way to close what it opened. */

@@ -98,11 +98,20 @@ export class QuicStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#handle.write(chunk).then(
-      () => callback(),
-      // Data written after our own reset is discarded by design.
-      (error: unknown) => callback(this.#resetByUs ? null : fromBinding(error)),
-    );
+    // Data written after our own reset is discarded by design.
+    const failed = (error: unknown) => callback(this.#resetByUs ? null : fromBinding(error));
+    let taken: number;
+    try {
+      taken = this.#handle.tryWrite(chunk);
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    if (taken === chunk.length) {
+      callback();
+      return;
+    }
+    this.#handle.write(taken === 0 ? chunk : chunk.subarray(taken)).then(() => callback(), failed);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -121,24 +130,46 @@ export class QuicStream extends Duplex {
 
   override _read(): void {
     if (this.#reading || this.#receiveDone) return;
+    // What has already arrived is taken synchronously; only an empty
+    // receive buffer costs an asynchronous call.
+    for (;;) {
+      let chunk: Uint8Array | null | undefined;
+      try {
+        chunk = this.#handle.tryRead(READ_CHUNK_BYTES);
+      } catch (error) {
+        this.#readFailed(error);
+        return;
+      }
+      if (chunk === undefined) break;
+      if (!this.#deliver(chunk)) return;
+    }
     this.#reading = true;
     this.#handle.read(READ_CHUNK_BYTES).then(
       (chunk) => {
         this.#reading = false;
-        if (this.#stoppedByUs) return;
-        if (chunk === null) {
-          this.#receiveDone = true;
-          this.push(null);
-        } else if (this.push(asBuffer(chunk))) {
-          this._read();
-        }
+        if (this.#deliver(chunk)) this._read();
       },
       (error: unknown) => {
         this.#reading = false;
-        this.#receiveDone = true;
-        if (!this.#stoppedByUs) this.destroy(fromBinding(error));
+        this.#readFailed(error);
       },
     );
+  }
+
+  /** Hands a read's outcome to the readable side; true when it wants more. */
+  #deliver(chunk: Uint8Array | null): boolean {
+    if (this.#stoppedByUs) return false;
+    if (chunk === null) {
+      this.#receiveDone = true;
+      this.push(null);
+      return false;
+    }
+    return this.push(asBuffer(chunk));
+  }
+
+  #readFailed(error: unknown): void {
+    this.#receiveDone = true;
+    if (!this.#stoppedByUs) this.destroy(fromBinding(error));
   }
 
   /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { Backend, BackendEndpoint, BoundEndpoint, KeyLogCallback } from './backend';
+import type { Backend, BackendEndpoint, BackendMessageCodec, BoundEndpoint, KeyLogCallback } from './backend';
 import { createUdpTransport, type DatagramTransport } from './datagram-transport';
 import { quicError } from './errors';
 import { packageRoot } from './package-root';
@@ -13,7 +13,7 @@ interface WasmEndpoint extends BackendEndpoint {
   rebind(send: Send, localAddress: string, localPort: number): void;
 }
 
-export interface WasmBinding {
+export interface WasmBinding extends BackendMessageCodec {
   version(): string;
   generateCertificate(options: string): string;
   WasmEndpoint: new (send: Send, localAddress: string, localPort: number, options: string, keylog?: KeyLogCallback) => WasmEndpoint;
@@ -52,7 +52,10 @@ export function endpointOnTransport(
       current = next;
       await previous.close();
     },
-    release: () => current.close(),
+    release: async () => {
+      endpoint.release();
+      await current.close();
+    },
   };
 }
 
@@ -75,6 +78,7 @@ export function loadWasmBackend(): Backend {
     name: 'wasm',
     path: file,
     version: binding.version(),
+    messages: binding,
     generateCertificate: (options) => binding.generateCertificate(options),
     async bind(address, port, options, keylog): Promise<BoundEndpoint> {
       const transport = await createUdpTransport(address, port);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust tests, then the one ava suite (test/suite) four
 # times — native, wasm, and the two cross-backend pairs (client on one
-# backend, server on the other) — then the loader, relay, docs and
-# install tests.
+# backend, server on the other) — then the agentic-flow surface on each
+# backend, then the loader, relay, docs, install and CLI tests.
 # Builds first (incrementally) so nothing stale is tested.
 source "$(dirname "$0")/toolchain.sh"
 cd "$REPO_ROOT"
@@ -17,6 +17,10 @@ for pair in native:native wasm:wasm native:wasm wasm:native; do
   server=${pair#*:}
   log "behaviour suite: $client client, $server server"
   QUICBRIDGE_BACKEND=$client QUICBRIDGE_TEST_SERVER_BACKEND=$server timeout "$AVA_LIMIT" npx ava test/suite
+done
+for backend in native wasm; do
+  log "quicbridge/agentic-flow on $backend"
+  QUICBRIDGE_BACKEND=$backend timeout "$AVA_LIMIT" npx ava test/agentic-flow
 done
 log "loader, impairment relay, API docs, the packed package installed like a user would, and the CLI"
 timeout "$AVA_LIMIT" npx ava test/loader test/relay test/docs test/install test/cli

@@ -1,4 +1,4 @@
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, BufferSlice};
 use napi_derive::napi;
 use quicbridge_core::http3::Http3Session;
 use quicbridge_core::{app_code, Connection};
@@ -40,14 +40,55 @@ impl NativeConnection {
         Ok(NativeStream::new(self.inner.accept_uni().await.or_throw()?))
     }
 
+    /// A new stream if the peer's limit allows one now, else `null`.
     #[napi]
-    pub fn send_datagram(&self, data: Buffer) -> napi::Result<()> {
-        self.inner.send_datagram(&data).or_throw()
+    pub fn try_open_bi(&self) -> napi::Result<Option<NativeStream>> {
+        Ok(self.inner.try_open_bi().or_throw()?.map(NativeStream::new))
+    }
+
+    /// The peer's next stream if it has arrived, else `null`.
+    #[napi]
+    pub fn try_accept_bi(&self) -> napi::Result<Option<NativeStream>> {
+        Ok(self
+            .inner
+            .try_accept_bi()
+            .or_throw()?
+            .map(NativeStream::new))
     }
 
     #[napi]
-    pub async fn read_datagram(&self) -> napi::Result<Buffer> {
-        Ok(Buffer::from(self.inner.read_datagram().await.or_throw()?))
+    pub fn try_open_uni(&self) -> napi::Result<Option<NativeStream>> {
+        Ok(self.inner.try_open_uni().or_throw()?.map(NativeStream::new))
+    }
+
+    #[napi]
+    pub fn try_accept_uni(&self) -> napi::Result<Option<NativeStream>> {
+        Ok(self
+            .inner
+            .try_accept_uni()
+            .or_throw()?
+            .map(NativeStream::new))
+    }
+
+    #[napi]
+    pub fn send_datagram(&self, data: BufferSlice) -> napi::Result<()> {
+        self.inner.send_datagram(&data).or_throw()
+    }
+
+    /// Waits for a datagram; resolves with it and every other one already
+    /// received (up to `max_bytes`), framed by the core.
+    #[napi]
+    pub async fn read_datagrams(&self, max_bytes: u32) -> napi::Result<Buffer> {
+        let framed = self.inner.read_datagrams(max_bytes as usize).await;
+        Ok(Buffer::from(framed.or_throw()?))
+    }
+
+    /// The datagrams already received (up to `max_bytes`), framed by the
+    /// core; empty when there are none.
+    #[napi]
+    pub fn try_read_datagrams(&self, max_bytes: u32) -> napi::Result<Buffer> {
+        let framed = self.inner.try_read_datagrams(max_bytes as usize);
+        Ok(Buffer::from(framed.or_throw()?))
     }
 
     /// `null` when the peer does not accept datagrams.

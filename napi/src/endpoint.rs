@@ -106,6 +106,13 @@ impl NativeEndpoint {
         Ok(())
     }
 
+    /// Closes the UDP socket now (after `close` and `waitIdle`) instead of
+    /// when the last connection object is garbage collected.
+    #[napi]
+    pub fn release(&self) {
+        self.inner.release();
+    }
+
     #[napi]
     pub async fn wait_idle(&self) {
         self.inner.wait_idle().await;

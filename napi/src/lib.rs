@@ -6,6 +6,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod http3;
+pub mod message;
 mod stream;
 
 /// The core version this addon was built from.

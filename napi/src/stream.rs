@@ -1,6 +1,6 @@
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, BufferSlice, Either3, Null, Undefined};
 use napi_derive::napi;
-use quicbridge_core::{app_code, Stream};
+use quicbridge_core::{app_code, Stream, TryRead};
 
 use crate::error::OrThrow;
 
@@ -34,6 +34,12 @@ impl NativeStream {
         self.inner.write(&data).await.or_throw()
     }
 
+    /// Buffers what fits of `data` now; returns how many bytes it took.
+    #[napi]
+    pub fn try_write(&self, data: BufferSlice) -> napi::Result<u32> {
+        Ok(self.inner.try_write(&data).or_throw()? as u32)
+    }
+
     #[napi]
     pub fn finish(&self) -> napi::Result<()> {
         self.inner.finish().or_throw()
@@ -50,14 +56,18 @@ impl NativeStream {
     #[napi]
     pub async fn read(&self, max: u32) -> napi::Result<Option<Buffer>> {
         let chunk = self.inner.read(max as usize).await.or_throw()?;
-        Ok(chunk.map(|mut bytes| {
-            // The buffer keeps its allocation alive until garbage collection:
-            // do not let a short read pin a large one.
-            if bytes.len() < bytes.capacity() / 2 {
-                bytes.shrink_to_fit();
-            }
-            Buffer::from(bytes)
-        }))
+        Ok(chunk.map(Buffer::from))
+    }
+
+    /// Up to `max` bytes already received, `null` at the end, `undefined`
+    /// when nothing has arrived yet.
+    #[napi]
+    pub fn try_read(&self, max: u32) -> napi::Result<Either3<Buffer, Null, Undefined>> {
+        Ok(match self.inner.try_read(max as usize).or_throw()? {
+            TryRead::Data(bytes) => Either3::A(Buffer::from(bytes)),
+            TryRead::End => Either3::B(Null),
+            TryRead::Blocked => Either3::C(()),
+        })
     }
 
     #[napi]

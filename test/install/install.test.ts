@@ -45,6 +45,38 @@ try {
 }
 `;
 
+// The agentic-flow API, by its subpath: a message to a server, acknowledged, and a push back.
+const agenticScript = `
+import fs from 'node:fs';
+import { createQuicMessage, QuicServer, WasmQuicClient } from 'quicbridge/agentic-flow';
+try {
+  const server = new QuicServer({ host: '127.0.0.1', port: 0, generateCertificate: true });
+  await server.initialize();
+  await server.listen();
+  fs.writeFileSync(new URL('./agentic-ca.pem', import.meta.url), server.certificatePem);
+  let pushed;
+  server.on('message', (message, connectionId) => {
+    pushed = server.sendMessage(connectionId, createQuicMessage('reply', 'result', message.payload));
+  });
+  const client = new WasmQuicClient({ ca_path: new URL('./agentic-ca.pem', import.meta.url).pathname });
+  const addr = '127.0.0.1:' + server.address.port;
+  await client.sendMessage(addr, createQuicMessage('m1', 'task', Buffer.from('ping')));
+  const reply = await client.recvMessage(addr);
+  await pushed; // the client acknowledged the push
+  await client.close();
+  await server.stop();
+  console.log(JSON.stringify({ type: reply.msg_type, payload: Buffer.from(reply.payload).toString() }));
+} catch (error) {
+  console.log(JSON.stringify({ error: { code: error.code, message: error.message } }));
+}
+`;
+
+const agenticRequireScript = `
+const agentic = require('quicbridge/agentic-flow');
+const { QuicError } = require('quicbridge');
+console.log(JSON.stringify({ names: ['QuicClient', 'QuicServer', 'QuicConnectionPool', 'QuicTransport', 'WasmQuicClient', 'createQuicMessage', 'defaultConfig'].filter((n) => typeof agentic[n] === 'function'), sameErrors: agentic.QuicError === QuicError }));
+`;
+
 const requireScript = `
 const { activeBackend, QuicError } = require('quicbridge');
 console.log(JSON.stringify({ backend: activeBackend().name, errorClass: typeof QuicError }));
@@ -74,6 +106,8 @@ test.before(async () => {
   fs.writeFileSync(path.join(project, 'server.key'), server.keyPem);
   fs.writeFileSync(path.join(project, 'echo.mjs'), echoScript);
   fs.writeFileSync(path.join(project, 'which.cjs'), requireScript);
+  fs.writeFileSync(path.join(project, 'agentic.mjs'), agenticScript);
+  fs.writeFileSync(path.join(project, 'agentic.cjs'), agenticRequireScript);
 });
 
 async function node(args: string[], extra: Record<string, string> = {}, cwd = project) {
@@ -82,7 +116,8 @@ async function node(args: string[], extra: Record<string, string> = {}, cwd = pr
 }
 
 test.serial('the tarball holds the compiled library, the prebuilt addon and the wasm module, and no sources', (t) => {
-  for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts', 'prebuilds/linux-x64/quicbridge.napi.glibc.node',
+  for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts',
+    'dist/agentic-flow/index.js', 'dist/agentic-flow/index.mjs', 'dist/agentic-flow/index.d.ts', 'dist/agentic-flow/index.d.mts', 'prebuilds/linux-x64/quicbridge.napi.glibc.node',
     'wasm/pkg/quicbridge_wasm.js', 'wasm/pkg/quicbridge_wasm_bg.wasm', 'LICENSE', 'CHANGELOG.md', 'README.md', 'package.json']) {
     t.true(packed.includes(file), `${file} is in the package`);
   }
@@ -99,6 +134,16 @@ test.serial('1. a QUIC echo works on the native backend (ESM import; require wor
   t.deepEqual(result, { backend: 'native', echoed: 'ping' });
   const viaRequire = await node(['which.cjs']);
   t.deepEqual(viaRequire.result, { backend: 'native', errorClass: 'function' });
+});
+
+test.serial('the quicbridge/agentic-flow subpath works from the tarball: a message round trip by import, every class by require', async (t) => {
+  const { result } = await node(['agentic.mjs']);
+  t.deepEqual(result, { type: 'Result', payload: 'ping' });
+  const viaRequire = await node(['agentic.cjs']);
+  t.deepEqual(viaRequire.result, {
+    names: ['QuicClient', 'QuicServer', 'QuicConnectionPool', 'QuicTransport', 'WasmQuicClient', 'createQuicMessage', 'defaultConfig'],
+    sameErrors: true,
+  });
 });
 
 test.serial('the package installs the quicbridge command', async (t) => {
@@ -163,8 +208,24 @@ export async function rtt(host: string, ca: string): Promise<number> {
 }
 `,
     );
+    fs.writeFileSync(
+      path.join(dir, 'agentic.ts'),
+      `import { createQuicMessage, QuicClient, QuicConnectionPool, type QuicConfig, type QuicMessage, type QuicStats, WasmQuicClient } from 'quicbridge/agentic-flow';
+export async function send(addr: string, config: QuicConfig): Promise<QuicStats> {
+  const message: QuicMessage = createQuicMessage('id', 'task', new Uint8Array([1]), { priority: 1 });
+  const client = new WasmQuicClient({ ca_path: '/tmp/ca.pem' });
+  await client.sendMessage(addr, message);
+  const pool = new QuicConnectionPool(new QuicClient(config), 4);
+  const connection = await pool.getConnection('localhost', 4433);
+  return connection.quic.stats.bytesSent > 0 ? new QuicClient(config).getStats() : Promise.reject(new Error('no bytes'));
+}
+`,
+    );
     if (resolution === 'node16') {
-      fs.writeFileSync(path.join(dir, 'legacy.cts'), `import quicbridge = require('quicbridge');\nexport const listen: typeof quicbridge.listen = quicbridge.listen;\n`);
+      fs.writeFileSync(
+        path.join(dir, 'legacy.cts'),
+        `import quicbridge = require('quicbridge');\nimport agentic = require('quicbridge/agentic-flow');\nexport const listen: typeof quicbridge.listen = quicbridge.listen;\nexport const Server: typeof agentic.QuicServer = agentic.QuicServer;\n`,
+      );
     }
     // `type: module` comes from the project's package.json above this directory.
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -1,3 +1,5 @@
+import dgram from 'node:dgram';
+
 import test from 'ava';
 
 import { QuicConnectionError } from '../../lib/index';
@@ -88,4 +90,33 @@ test('Symbol.asyncDispose closes connections and servers', async (t) => {
   t.like(await serverSide.closed, { kind: 'application', code: 0, remote: true });
   await server[Symbol.asyncDispose]();
   t.is(await server.accept(), null);
+});
+
+/** Whether a UDP socket can bind `port` on 127.0.0.1 right now. */
+async function portIsFree(port: number): Promise<boolean> {
+  const socket = dgram.createSocket('udp4');
+  const bound = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  await new Promise<void>((resolve) => (bound ? socket.close(() => resolve()) : resolve()));
+  return bound;
+}
+
+test('closing gives the UDP ports back at once, while the connection and stream objects are still referenced', async (t) => {
+  const { server, client, serverSide } = await connectedPair();
+  const stream = await client.openStream();
+  stream.end('bytes');
+  const accepted = await serverSide.acceptStream();
+  t.is((await readAll(accepted)).toString(), 'bytes');
+  const serverPort = server.address.port;
+  const clientPort = client.localAddress.port;
+  t.false(await portIsFree(serverPort));
+  t.false(await portIsFree(clientPort));
+  await client.close();
+  await server.close();
+  // Everything above is still reachable from here: only close() can have freed the ports.
+  t.truthy(stream && accepted && serverSide);
+  t.true(await portIsFree(serverPort), `server port ${serverPort} is free`);
+  t.true(await portIsFree(clientPort), `client port ${clientPort} is free`);
 });

@@ -55,19 +55,50 @@ impl WasmConnection {
         stream_promise(async move { connection.accept_uni().await })
     }
 
+    /// A new stream if the peer's limit allows one now, else `undefined`.
+    #[wasm_bindgen(js_name = tryOpenBi)]
+    pub fn try_open_bi(&self) -> Result<Option<WasmStream>, JsValue> {
+        Ok(self.inner.try_open_bi().or_throw()?.map(WasmStream::new))
+    }
+
+    /// The peer's next stream if it has arrived, else `undefined`.
+    #[wasm_bindgen(js_name = tryAcceptBi)]
+    pub fn try_accept_bi(&self) -> Result<Option<WasmStream>, JsValue> {
+        Ok(self.inner.try_accept_bi().or_throw()?.map(WasmStream::new))
+    }
+
+    #[wasm_bindgen(js_name = tryOpenUni)]
+    pub fn try_open_uni(&self) -> Result<Option<WasmStream>, JsValue> {
+        Ok(self.inner.try_open_uni().or_throw()?.map(WasmStream::new))
+    }
+
+    #[wasm_bindgen(js_name = tryAcceptUni)]
+    pub fn try_accept_uni(&self) -> Result<Option<WasmStream>, JsValue> {
+        Ok(self.inner.try_accept_uni().or_throw()?.map(WasmStream::new))
+    }
+
     #[wasm_bindgen(js_name = sendDatagram)]
     pub fn send_datagram(&self, data: &[u8]) -> Result<(), JsValue> {
         self.inner.send_datagram(data).or_throw()
     }
 
-    /// Resolves with the next datagram the peer sent.
-    #[wasm_bindgen(js_name = readDatagram)]
-    pub fn read_datagram(&self) -> Promise {
+    /// Waits for a datagram; resolves with it and every other one already
+    /// received (up to `max_bytes`), framed by the core.
+    #[wasm_bindgen(js_name = readDatagrams)]
+    pub fn read_datagrams(&self, max_bytes: u32) -> Promise {
         let connection = self.inner.clone();
         future_to_promise(async move {
-            let datagram = connection.read_datagram().await.or_throw()?;
-            Ok(Uint8Array::from(&datagram[..]).into())
+            let framed = connection.read_datagrams(max_bytes as usize).await;
+            Ok(Uint8Array::from(&framed.or_throw()?[..]).into())
         })
+    }
+
+    /// The datagrams already received (up to `max_bytes`), framed by the
+    /// core; empty when there are none.
+    #[wasm_bindgen(js_name = tryReadDatagrams)]
+    pub fn try_read_datagrams(&self, max_bytes: u32) -> Result<Uint8Array, JsValue> {
+        let framed = self.inner.try_read_datagrams(max_bytes as usize);
+        Ok(Uint8Array::from(&framed.or_throw()?[..]))
     }
 
     /// `undefined` when the peer does not accept datagrams.

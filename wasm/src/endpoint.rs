@@ -130,6 +130,11 @@ impl WasmEndpoint {
         Ok(())
     }
 
+    /// Stops using the host's socket (after `close` and `waitIdle`).
+    pub fn release(&self) {
+        self.inner.release();
+    }
+
     #[wasm_bindgen(js_name = waitIdle)]
     pub fn wait_idle(&self) -> Promise {
         let endpoint = self.inner.clone();

@@ -9,6 +9,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod http3;
+pub mod message;
 mod runtime;
 mod single_threaded;
 mod socket;

@@ -1,5 +1,5 @@
 use js_sys::{Promise, Uint8Array};
-use quicbridge_core::{app_code, Stream};
+use quicbridge_core::{app_code, Stream, TryRead};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -38,6 +38,12 @@ impl WasmStream {
         })
     }
 
+    /// Buffers what fits of `data` now; returns how many bytes it took.
+    #[wasm_bindgen(js_name = tryWrite)]
+    pub fn try_write(&self, data: &[u8]) -> Result<u32, JsValue> {
+        Ok(self.inner.try_write(data).or_throw()? as u32)
+    }
+
     pub fn finish(&self) -> Result<(), JsValue> {
         self.inner.finish().or_throw()
     }
@@ -55,6 +61,17 @@ impl WasmStream {
         future_to_promise(async move {
             let chunk = stream.read(max as usize).await.or_throw()?;
             Ok(chunk.map_or(JsValue::NULL, |bytes| Uint8Array::from(&bytes[..]).into()))
+        })
+    }
+
+    /// Up to `max` bytes already received, `null` at the end, `undefined`
+    /// when nothing has arrived yet.
+    #[wasm_bindgen(js_name = tryRead)]
+    pub fn try_read(&self, max: u32) -> Result<JsValue, JsValue> {
+        Ok(match self.inner.try_read(max as usize).or_throw()? {
+            TryRead::Data(bytes) => Uint8Array::from(&bytes[..]).into(),
+            TryRead::End => JsValue::NULL,
+            TryRead::Blocked => JsValue::UNDEFINED,
         })
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::congestion::{BbrConfig, CubicConfig, NewRenoConfig};
-use quinn::{IdleTimeout, MtuDiscoveryConfig, TransportConfig, VarInt};
+use quinn::{EndpointConfig, IdleTimeout, MtuDiscoveryConfig, TransportConfig, VarInt};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -87,6 +87,15 @@ pub struct TransportOptions {
     pub datagram_receive_buffer_size: Option<u64>,
     /// Bytes of datagrams queued for sending (default 1 MiB).
     pub datagram_send_buffer_size: Option<u64>,
+    /// The congestion window a connection starts with, in bytes (default:
+    /// the controller's own, 10 × 1200 bytes in quinn).
+    pub initial_congestion_window: Option<u64>,
+    /// The largest UDP payload this side sends or accepts: the upper bound
+    /// of MTU discovery, and the `max_udp_payload_size` transport parameter
+    /// the peer must respect (set on the endpoint, see
+    /// [`EndpointOptions::endpoint_config`]). Default: discovery up to
+    /// 65527, 1472 advertised (quinn's default).
+    pub max_udp_payload_size: Option<u64>,
 }
 
 pub(crate) const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
@@ -98,6 +107,8 @@ pub(crate) const DEFAULT_DATAGRAM_BUFFER: u64 = MIB;
 /// The largest window anyone may configure: a hard cap on what a peer can
 /// make us buffer, whatever the options say.
 const MAX_WINDOW: u64 = 1024 * MIB;
+/// The smallest initial congestion window: one minimum-size QUIC packet.
+const MIN_INITIAL_WINDOW: u64 = 1200;
 /// QUIC's minimum and the largest UDP payload over IPv4.
 pub(crate) const MIN_MTU: u64 = 1200;
 pub(crate) const MAX_MTU: u64 = 65527;
@@ -110,6 +121,13 @@ fn bounded(value: Option<u64>, default: u64, min: u64, max: u64, field: &str) ->
         )));
     }
     Ok(value)
+}
+
+/// As [`bounded`], for options whose absence means "the library's default".
+fn bounded_if_set(value: Option<u64>, min: u64, max: u64, field: &str) -> Result<Option<u64>> {
+    value
+        .map(|v| bounded(Some(v), v, min, max, field))
+        .transpose()
 }
 
 fn varint(value: u64) -> VarInt {
@@ -188,7 +206,15 @@ impl TransportOptions {
         config.receive_window(varint(window));
         config.send_window(send_window);
 
+        let max_payload = self.max_udp_payload_size()?;
         let initial_mtu = bounded(self.initial_mtu, MIN_MTU, MIN_MTU, MAX_MTU, "initialMtu")?;
+        if let Some(max) = max_payload {
+            if initial_mtu > max {
+                return Err(Error::invalid_arg(format!(
+                    "transport.initialMtu ({initial_mtu}) must not exceed transport.maxUdpPayloadSize ({max})"
+                )));
+            }
+        }
         config.initial_mtu(initial_mtu as u16);
         match self.mtu_discovery {
             Some(true) if socket.may_fragment => {
@@ -204,19 +230,37 @@ impl TransportOptions {
             }
             _ => {
                 let mut mtud = MtuDiscoveryConfig::default();
-                mtud.upper_bound(MAX_MTU as u16);
+                mtud.upper_bound(max_payload.unwrap_or(MAX_MTU) as u16);
                 config.mtu_discovery_config(Some(mtud));
             }
         }
+        let initial_window = bounded_if_set(
+            self.initial_congestion_window,
+            MIN_INITIAL_WINDOW,
+            MAX_WINDOW,
+            "initialCongestionWindow",
+        )?;
         match self.congestion_control.unwrap_or_default() {
             CongestionControl::Cubic => {
-                config.congestion_controller_factory(Arc::new(CubicConfig::default()))
+                let mut cc = CubicConfig::default();
+                if let Some(w) = initial_window {
+                    cc.initial_window(w);
+                }
+                config.congestion_controller_factory(Arc::new(cc))
             }
             CongestionControl::NewReno => {
-                config.congestion_controller_factory(Arc::new(NewRenoConfig::default()))
+                let mut cc = NewRenoConfig::default();
+                if let Some(w) = initial_window {
+                    cc.initial_window(w);
+                }
+                config.congestion_controller_factory(Arc::new(cc))
             }
             CongestionControl::Bbr => {
-                config.congestion_controller_factory(Arc::new(BbrConfig::default()))
+                let mut cc = BbrConfig::default();
+                if let Some(w) = initial_window {
+                    cc.initial_window(w);
+                }
+                config.congestion_controller_factory(Arc::new(cc))
             }
         };
         let datagram_receive = bounded(
@@ -238,6 +282,16 @@ impl TransportOptions {
         )?;
         config.datagram_send_buffer_size(datagram_send as usize);
         Ok(Arc::new(config))
+    }
+
+    /// `maxUdpPayloadSize`, range-checked; `None` when unset.
+    pub(crate) fn max_udp_payload_size(&self) -> Result<Option<u64>> {
+        bounded_if_set(
+            self.max_udp_payload_size,
+            MIN_MTU,
+            MAX_MTU,
+            "maxUdpPayloadSize",
+        )
     }
 }
 
@@ -330,11 +384,36 @@ impl ServerOptions {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointOptions {
     pub server: Option<ServerOptions>,
+    /// For endpoints without server options (a client's own endpoint): the
+    /// largest UDP payload accepted, as the client's
+    /// `transport.maxUdpPayloadSize`. A server takes it from
+    /// `server.transport`.
+    pub max_udp_payload_size: Option<u64>,
 }
 
 impl EndpointOptions {
     pub fn from_json(json: &str) -> Result<Self> {
         from_json(json, "endpoint options")
+    }
+
+    /// quinn's endpoint configuration: the largest UDP payload the endpoint
+    /// accepts (and advertises to peers) when the options set one.
+    pub(crate) fn endpoint_config(&self) -> Result<EndpointConfig> {
+        let max = match &self.server {
+            Some(server) => server.transport.max_udp_payload_size()?,
+            None => TransportOptions {
+                max_udp_payload_size: self.max_udp_payload_size,
+                ..Default::default()
+            }
+            .max_udp_payload_size()?,
+        };
+        let mut config = EndpointConfig::default();
+        if let Some(max) = max {
+            config
+                .max_udp_payload_size(max as u16)
+                .map_err(|e| Error::invalid_arg(format!("transport.maxUdpPayloadSize: {e}")))?;
+        }
+        Ok(config)
     }
 }
 
@@ -448,6 +527,79 @@ mod tests {
             let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
             assert!(err.message().contains("initialMtu"), "{}", err.message());
         }
+    }
+
+    #[test]
+    fn initial_congestion_window_is_range_checked_and_parsed() {
+        for bad in [0, 1199, MAX_WINDOW + 1] {
+            let options = TransportOptions {
+                initial_congestion_window: Some(bad),
+                ..Default::default()
+            };
+            let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+            assert!(
+                err.message().contains("initialCongestionWindow"),
+                "{}",
+                err.message()
+            );
+        }
+        for cc in ["cubic", "newreno", "bbr"] {
+            let options: TransportOptions = from_json(
+                &format!(r#"{{"initialCongestionWindow":1000000,"congestionControl":"{cc}"}}"#),
+                "t",
+            )
+            .unwrap();
+            assert_eq!(options.initial_congestion_window, Some(1_000_000));
+            assert!(options.to_quinn(DONT_FRAGMENT).is_ok());
+        }
+    }
+
+    #[test]
+    fn max_udp_payload_size_is_range_checked_and_bounds_the_initial_mtu() {
+        for bad in [0, 1199, 65528] {
+            let options = TransportOptions {
+                max_udp_payload_size: Some(bad),
+                ..Default::default()
+            };
+            let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+            assert!(
+                err.message().contains("maxUdpPayloadSize"),
+                "{}",
+                err.message()
+            );
+            let endpoint = EndpointOptions {
+                max_udp_payload_size: Some(bad),
+                ..Default::default()
+            };
+            let err = endpoint.endpoint_config().unwrap_err();
+            assert!(err.message().contains("maxUdpPayloadSize"));
+        }
+        let options: TransportOptions =
+            from_json(r#"{"maxUdpPayloadSize":1300,"initialMtu":1400}"#, "t").unwrap();
+        let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+        assert!(err.message().contains("initialMtu"), "{}", err.message());
+        assert!(err.message().contains("maxUdpPayloadSize"));
+        for ok in [1200, 1300, 65527] {
+            let endpoint = EndpointOptions {
+                max_udp_payload_size: Some(ok),
+                ..Default::default()
+            };
+            assert_eq!(
+                endpoint
+                    .endpoint_config()
+                    .unwrap()
+                    .get_max_udp_payload_size(),
+                ok
+            );
+        }
+        // Unset: quinn's default is advertised.
+        assert_eq!(
+            EndpointOptions::default()
+                .endpoint_config()
+                .unwrap()
+                .get_max_udp_payload_size(),
+            EndpointConfig::default().get_max_udp_payload_size()
+        );
     }
 
     #[test]

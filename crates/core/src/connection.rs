@@ -1,5 +1,8 @@
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use quinn::{ConnectionError, Runtime, SendDatagramError, VarInt, ZeroRttAccepted};
@@ -163,6 +166,41 @@ impl Connection {
         Ok(Stream::new(Some(send), Some(recv), self.ending.clone()))
     }
 
+    /// A new bidirectional stream if the peer's stream limit allows one
+    /// now; `None` means wait with [`Connection::open_bi`].
+    pub fn try_open_bi(&self) -> Result<Option<Stream>> {
+        poll_now(self.inner.open_bi())
+            .transpose()
+            .map_err(|e| self.error(&e))
+            .map(|opened| opened.map(|(send, recv)| self.stream(Some(send), Some(recv))))
+    }
+
+    /// The peer's next bidirectional stream if it has already arrived.
+    pub fn try_accept_bi(&self) -> Result<Option<Stream>> {
+        poll_now(self.inner.accept_bi())
+            .transpose()
+            .map_err(|e| self.error(&e))
+            .map(|accepted| accepted.map(|(send, recv)| self.stream(Some(send), Some(recv))))
+    }
+
+    pub fn try_open_uni(&self) -> Result<Option<Stream>> {
+        poll_now(self.inner.open_uni())
+            .transpose()
+            .map_err(|e| self.error(&e))
+            .map(|opened| opened.map(|send| self.stream(Some(send), None)))
+    }
+
+    pub fn try_accept_uni(&self) -> Result<Option<Stream>> {
+        poll_now(self.inner.accept_uni())
+            .transpose()
+            .map_err(|e| self.error(&e))
+            .map(|accepted| accepted.map(|recv| self.stream(None, Some(recv))))
+    }
+
+    fn stream(&self, send: Option<quinn::SendStream>, recv: Option<quinn::RecvStream>) -> Stream {
+        Stream::new(send, recv, self.ending.clone())
+    }
+
     pub async fn open_uni(&self) -> Result<Stream> {
         let send = self.inner.open_uni().await.map_err(|e| self.error(&e))?;
         Ok(Stream::new(Some(send), None, self.ending.clone()))
@@ -207,6 +245,44 @@ impl Connection {
             .await
             .map_err(|e| self.error(&e))?;
         Ok(Vec::from(datagram))
+    }
+
+    /// Waits for the peer's next datagram and returns it with every other
+    /// one already received, up to `max_bytes` in all (at least one), in
+    /// the framing of [`encode_datagrams`]: one call per burst instead of
+    /// one per datagram.
+    pub async fn read_datagrams(&self, max_bytes: usize) -> Result<Vec<u8>> {
+        let first = self
+            .inner
+            .read_datagram()
+            .await
+            .map_err(|e| self.error(&e))?;
+        Ok(self.drain_datagrams(Some(first), max_bytes))
+    }
+
+    /// The datagrams already received, up to `max_bytes` in all (at least
+    /// one), framed as by [`Connection::read_datagrams`]; empty when there
+    /// are none. Fails only when there are none and the connection is gone.
+    pub fn try_read_datagrams(&self, max_bytes: usize) -> Result<Vec<u8>> {
+        match poll_now(self.inner.read_datagram()) {
+            None => Ok(Vec::new()),
+            Some(Err(e)) => Err(self.error(&e)),
+            Some(Ok(first)) => Ok(self.drain_datagrams(Some(first), max_bytes)),
+        }
+    }
+
+    fn drain_datagrams(&self, mut next: Option<Bytes>, max_bytes: usize) -> Vec<u8> {
+        let mut framed = Vec::new();
+        while let Some(datagram) = next.take() {
+            encode_datagram(&mut framed, &datagram);
+            if framed.len() >= max_bytes {
+                break;
+            }
+            // An error here (the connection ended) is reported by the next
+            // call, once these datagrams are handed over.
+            next = poll_now(self.inner.read_datagram()).and_then(|d| d.ok());
+        }
+        framed
     }
 
     /// The largest datagram that can be sent now; `None` when the peer
@@ -328,5 +404,25 @@ impl Connection {
     /// Starts a TLS key update (new 1-RTT keys); the peer follows.
     pub fn force_key_update(&self) {
         self.inner.force_key_update();
+    }
+}
+
+/// Frames one datagram for [`Connection::read_datagrams`]: a 4-byte
+/// little-endian length, then the bytes. One buffer for a burst of
+/// datagrams crosses the binding boundary far more cheaply than one object
+/// per datagram.
+fn encode_datagram(framed: &mut Vec<u8>, datagram: &[u8]) {
+    framed.extend_from_slice(&(datagram.len() as u32).to_le_bytes());
+    framed.extend_from_slice(datagram);
+}
+
+/// Polls `future` once without a waker: its value if it is ready now. Used
+/// with quinn futures that are cancel-safe (dropping one after a pending
+/// poll loses nothing), so that a binding can answer synchronously and only
+/// fall back to a promise when quinn would really wait.
+pub(crate) fn poll_now<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(value) => Some(value),
+        Poll::Pending => None,
     }
 }

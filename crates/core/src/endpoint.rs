@@ -1,14 +1,15 @@
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use quinn::{AsyncUdpSocket, EndpointConfig, Runtime, VarInt};
+use quinn::{AsyncUdpSocket, Runtime, VarInt};
 use tokio::sync::{mpsc, Mutex as AsyncMutex, Notify};
 
 use crate::close::{connection_error, Ending, Endings, LocalClose};
 use crate::config::{ConnectOptions, EndpointOptions, RetryPolicy, SocketTraits};
 use crate::connection::{Connection, ConnectionParts};
 use crate::error::{Error, ErrorCode, Result};
+use crate::socket::ReleasableSocket;
 use crate::tls::{KeyLogSink, TlsContext};
 
 /// Established connections the server holds for `accept()` before it stops
@@ -25,6 +26,9 @@ pub struct Endpoint {
     tls: TlsContext,
     endings: Endings,
     accepted: Option<Arc<AsyncMutex<mpsc::Receiver<Connection>>>>,
+    /// The socket in use, and after a rebind the one before it, which quinn
+    /// keeps reading until traffic arrives on the new one.
+    sockets: Arc<Mutex<Vec<Arc<ReleasableSocket>>>>,
     _accept_loop_guard: Arc<StopOnDrop>,
 }
 
@@ -123,10 +127,11 @@ impl Endpoint {
                 })
             })
             .transpose()?;
+        let socket = ReleasableSocket::wrap(socket)?;
         let inner = quinn::Endpoint::new_with_abstract_socket(
-            EndpointConfig::default(),
+            options.endpoint_config()?,
             server_config,
-            socket,
+            socket.clone(),
             runtime.clone(),
         )?;
         let stop_accepting = Arc::new(StopOnDrop::default());
@@ -150,6 +155,7 @@ impl Endpoint {
             tls,
             endings,
             accepted,
+            sockets: Arc::new(Mutex::new(vec![socket])),
             _accept_loop_guard: stop_accepting,
         })
     }
@@ -213,7 +219,31 @@ impl Endpoint {
     /// Moves the endpoint to another socket (a new local port or address);
     /// its connections migrate to the new path.
     pub fn rebind(&self, socket: Arc<dyn AsyncUdpSocket>) -> Result<()> {
-        Ok(self.inner.rebind_abstract(socket)?)
+        let socket = ReleasableSocket::wrap(socket)?;
+        self.inner.rebind_abstract(socket.clone())?;
+        let mut sockets = self.sockets();
+        // Older than the previous socket: quinn no longer reads it.
+        while sockets.len() > 1 {
+            sockets.remove(0).release();
+        }
+        sockets.push(socket);
+        Ok(())
+    }
+
+    /// Gives the socket back to the operating system now, rather than when
+    /// the last handle to this endpoint and its connections is dropped.
+    /// Meant for after [`close`](Self::close) and [`wait_idle`](Self::wait_idle):
+    /// the endpoint sends and receives nothing more.
+    pub fn release(&self) {
+        for socket in self.sockets().drain(..) {
+            socket.release();
+        }
+    }
+
+    fn sockets(&self) -> std::sync::MutexGuard<'_, Vec<Arc<ReleasableSocket>>> {
+        self.sockets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Connections open on this endpoint, handshaking ones included.

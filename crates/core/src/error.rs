@@ -23,6 +23,7 @@ pub enum ErrorCode {
     EarlyDataRejected,
     BackendUnsupported,
     Http3,
+    BadFrame,
 }
 
 impl ErrorCode {
@@ -46,6 +47,7 @@ impl ErrorCode {
             ErrorCode::EarlyDataRejected => "ERR_QUIC_EARLY_DATA_REJECTED",
             ErrorCode::BackendUnsupported => "ERR_QUIC_BACKEND_UNSUPPORTED",
             ErrorCode::Http3 => "ERR_QUIC_HTTP3",
+            ErrorCode::BadFrame => "ERR_QUIC_BAD_FRAME",
         }
     }
 }

@@ -15,6 +15,8 @@ mod error;
 #[cfg(test)]
 mod fuzz_config;
 pub mod http3;
+pub mod message;
+mod socket;
 mod stats;
 mod stream;
 mod tls;
@@ -29,7 +31,7 @@ pub use connection::{Connection, ConnectionInfo, EarlyData};
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorCode, Result};
 pub use stats::Stats;
-pub use stream::{Stream, MAX_READ_BYTES};
+pub use stream::{Stream, TryRead, MAX_READ_BYTES};
 pub use tls::KeyLogSink;
 
 /// Checks an application error code coming from JavaScript (a `number`).

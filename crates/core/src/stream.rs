@@ -1,7 +1,9 @@
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
 use quinn::{ReadError, VarInt, WriteError};
 
 use crate::close::Ending;
@@ -19,8 +21,25 @@ pub struct Stream {
     /// Opened in 0-RTT (before the handshake completed).
     early: bool,
     send: Option<Arc<Mutex<Half<quinn::SendStream>>>>,
-    recv: Option<Arc<Mutex<Half<quinn::RecvStream>>>>,
+    recv: Option<Arc<Mutex<Half<Receiver>>>>,
     ending: Ending,
+}
+
+#[derive(Debug)]
+struct Receiver {
+    stream: quinn::RecvStream,
+    /// An error quinn reported while a read was already handing data back:
+    /// quinn reports it only once, so the next read must.
+    deferred: Option<ReadError>,
+}
+
+/// What a read that must not wait found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TryRead {
+    Data(Vec<u8>),
+    End,
+    /// Nothing buffered yet: wait with [`Stream::read`].
+    Blocked,
 }
 
 /// A quinn stream half and the task waiting on it. quinn's `stop` and
@@ -80,7 +99,12 @@ impl Stream {
             id: VarInt::from(id).into_inner(),
             early,
             send: send.map(Half::new),
-            recv: recv.map(Half::new),
+            recv: recv.map(|stream| {
+                Half::new(Receiver {
+                    stream,
+                    deferred: None,
+                })
+            }),
             ending,
         }
     }
@@ -104,7 +128,7 @@ impl Stream {
             .ok_or_else(|| Error::invalid_state("this stream has no sending half"))
     }
 
-    fn recv_half(&self) -> Result<&Mutex<Half<quinn::RecvStream>>> {
+    fn recv_half(&self) -> Result<&Mutex<Half<Receiver>>> {
         self.recv
             .as_deref()
             .ok_or_else(|| Error::invalid_state("this stream has no receiving half"))
@@ -130,6 +154,23 @@ impl Stream {
         .await
     }
 
+    /// Buffers as much of `data` as fits now, without waiting; returns how
+    /// many bytes were taken (the rest goes through [`Stream::write`]).
+    /// Most writes fit whole, which spares the caller an asynchronous call.
+    pub fn try_write(&self, data: &[u8]) -> Result<usize> {
+        let mut half = lock(self.send_half()?);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut written = 0;
+        while written < data.len() {
+            match std::pin::Pin::new(&mut half.stream).poll_write(&mut cx, &data[written..]) {
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(e)) => return Err(self.write_error(e)),
+                Poll::Pending => break,
+            }
+        }
+        Ok(written)
+    }
+
     /// Ends the sending half cleanly after what was written.
     pub fn finish(&self) -> Result<()> {
         lock(self.send_half()?)
@@ -150,29 +191,74 @@ impl Stream {
 
     /// Up to `max` bytes as soon as any are available; `None` at the end.
     pub async fn read(&self, max: usize) -> Result<Option<Vec<u8>>> {
-        if max == 0 || max > MAX_READ_BYTES {
-            return Err(Error::invalid_arg(format!(
-                "read size must be between 1 and {MAX_READ_BYTES}, got {max}"
-            )));
-        }
+        check_read_size(max)?;
         let half = self.recv_half()?;
-        let mut buf = vec![0u8; max];
-        let n =
-            poll_fn(|cx| lock(half).poll(cx, |stream, cx| stream.poll_read(cx, &mut buf))).await;
-        match n {
-            Ok(0) => Ok(None),
-            Ok(n) => {
-                buf.truncate(n);
-                Ok(Some(buf))
-            }
-            Err(e) => Err(self.read_error(e)),
+        poll_fn(|cx| lock(half).poll(cx, |receiver, cx| self.poll_read(receiver, cx, max))).await
+    }
+
+    /// Up to `max` bytes that have already arrived, or the end, without
+    /// waiting: the caller needs no asynchronous call when data is there.
+    pub fn try_read(&self, max: usize) -> Result<TryRead> {
+        check_read_size(max)?;
+        let mut half = lock(self.recv_half()?);
+        let mut cx = Context::from_waker(Waker::noop());
+        Ok(match self.poll_read(&mut half.stream, &mut cx, max) {
+            Poll::Pending => TryRead::Blocked,
+            Poll::Ready(Ok(Some(data))) => TryRead::Data(data),
+            Poll::Ready(Ok(None)) => TryRead::End,
+            Poll::Ready(Err(e)) => return Err(e),
+        })
+    }
+
+    /// Takes the first chunk quinn has (waiting through `cx`), then
+    /// whatever else is already buffered up to `max`, into one exactly
+    /// sized buffer: nothing is allocated while waiting and nothing is
+    /// zero-filled.
+    fn poll_read(
+        &self,
+        receiver: &mut Receiver,
+        cx: &mut Context,
+        max: usize,
+    ) -> Poll<Result<Option<Vec<u8>>>> {
+        if let Some(e) = receiver.deferred.take() {
+            return Poll::Ready(Err(self.read_error(e)));
         }
+        let first = match poll_chunk(&mut receiver.stream, cx, max) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(self.read_error(e))),
+            Poll::Ready(Ok(None)) => return Poll::Ready(Ok(None)),
+            Poll::Ready(Ok(Some(bytes))) => bytes,
+        };
+        let mut more = Vec::new();
+        let mut len = first.len();
+        let mut now = Context::from_waker(Waker::noop());
+        while len < max {
+            match poll_chunk(&mut receiver.stream, &mut now, max - len) {
+                Poll::Ready(Ok(Some(bytes))) => {
+                    len += bytes.len();
+                    more.push(bytes);
+                }
+                Poll::Ready(Err(e)) => {
+                    receiver.deferred = Some(e);
+                    break;
+                }
+                // The end is remembered by quinn and seen by the next read.
+                Poll::Ready(Ok(None)) | Poll::Pending => break,
+            }
+        }
+        let mut data = Vec::with_capacity(len);
+        data.extend_from_slice(&first);
+        for bytes in more {
+            data.extend_from_slice(&bytes);
+        }
+        Poll::Ready(Ok(Some(data)))
     }
 
     /// Tells the peer to stop sending, with `code`.
     pub fn stop(&self, code: VarInt) -> Result<()> {
         let mut half = lock(self.recv_half()?);
         half.stream
+            .stream
             .stop(code)
             .map_err(|_| Error::invalid_state("stream already stopped or finished"))?;
         half.wake_waiting();
@@ -211,6 +297,28 @@ impl Stream {
             ),
         }
     }
+}
+
+fn check_read_size(max: usize) -> Result<()> {
+    if max == 0 || max > MAX_READ_BYTES {
+        return Err(Error::invalid_arg(format!(
+            "read size must be between 1 and {MAX_READ_BYTES}, got {max}"
+        )));
+    }
+    Ok(())
+}
+
+/// One poll of quinn's ordered `read_chunk` (cancel-safe, so dropping the
+/// future after one poll loses nothing): a slice of a received packet, not
+/// a copy.
+fn poll_chunk(
+    stream: &mut quinn::RecvStream,
+    cx: &mut Context,
+    max: usize,
+) -> Poll<std::result::Result<Option<Bytes>, ReadError>> {
+    pin!(stream.read_chunk(max, true))
+        .poll(cx)
+        .map(|chunk| chunk.map(|chunk| chunk.map(|chunk| chunk.bytes)))
 }
 
 fn stream_code_error(code: ErrorCode, message: String, quic_code: VarInt) -> Error {
