@@ -96,13 +96,7 @@ const CHACHA20 = 'TLS_CHACHA20_POLY1305_SHA256';
  * shows them as failures, and a fix shows up as a surprise pass. Key:
  * `${server}>${client}>${case}`.
  */
-const KNOWN_FAILURES: Record<string, string> = {
-  'matrixai>quicbridge-wasm>migration':
-    'after the migration the echo runs on the new path for about half a second, then the js-quic server sends only ACK-sized ' +
-    'packets, then nothing, and the connection idles out; the quicbridge client has nothing unacknowledged left. The native ' +
-    'client passes against js-quic, and the wasm client passes against aioquic, quic-go and quicbridge. Not diagnosed further ' +
-    '(js-quic drives quiche\'s timers from JavaScript; a probe timer that is not re-armed after the path change would look like this)',
-};
+const KNOWN_FAILURES: Record<string, string> = {};
 
 type Status = 'pass' | 'fail' | 'known-fail' | 'n/a' | 'skipped';
 interface Cell {
