@@ -186,7 +186,13 @@ function isLoopback(ip: string): boolean {
 
 async function resolveHost(host: string, family: 0 | 4 | 6): Promise<{ address: string; family: number }> {
   if (net.isIP(host)) return { address: host, family: net.isIP(host) };
-  return dns.lookup(host, { family });
+  try {
+    return await dns.lookup(host, { family });
+  } catch (error) {
+    // A name that does not resolve is an I/O failure like any other: typed.
+    const code = (error as NodeJS.ErrnoException).code ?? 'lookup failed';
+    throw quicError('ERR_QUIC_IO', `cannot resolve host ${JSON.stringify(host)}: ${code}`, {}, { cause: error });
+  }
 }
 
 /**

@@ -11,6 +11,17 @@ export type Pem = string | Uint8Array;
 
 export type CongestionControl = 'cubic' | 'newreno' | 'bbr';
 
+/** A TLS 1.3 cipher suite, by its IANA name. */
+export type CipherSuite = 'TLS_AES_128_GCM_SHA256' | 'TLS_AES_256_GCM_SHA384' | 'TLS_CHACHA20_POLY1305_SHA256';
+
+/**
+ * When a server validates client addresses with a Retry packet before
+ * keeping any state for them: `always`, `never`, or `auto` (default) —
+ * only while unvalidated handshakes arrive faster than `retryThreshold`
+ * per second.
+ */
+export type RetryPolicy = 'always' | 'auto' | 'never';
+
 /** Per-connection transport settings; every limit has a bounded default. */
 export interface TransportOptions {
   /** Close a connection after this long without traffic; 0 disables (default 30 000). */
@@ -74,6 +85,12 @@ export interface ListenOptions {
   earlyData?: boolean;
   /** Connections beyond this many are refused with CONNECTION_REFUSED (default 10 000). */
   maxConnections?: number;
+  /** Address validation with Retry (default `auto`). */
+  retry?: RetryPolicy;
+  /** Unvalidated handshakes per second above which `retry: 'auto'` sends Retry (default 1000). */
+  retryThreshold?: number;
+  /** TLS 1.3 cipher suites to accept, e.g. `['TLS_CHACHA20_POLY1305_SHA256']` (default: all three). */
+  cipherSuites?: CipherSuite[];
   keylog?: KeyLogOption;
   /** Use this backend rather than the loader's choice. */
   backend?: BackendName;
@@ -122,6 +139,8 @@ export interface ConnectOptions {
    * then resolves before the handshake completes; see `handshakeComplete`.
    */
   earlyData?: boolean;
+  /** TLS 1.3 cipher suites to offer, in order of preference (default: all three). */
+  cipherSuites?: CipherSuite[];
   keylog?: KeyLogOption;
   /** Local address to bind (default: loopback for a loopback server, else any). */
   localAddress?: string;
@@ -248,6 +267,31 @@ function transportOptions(value: unknown): TransportOptions {
   return out;
 }
 
+const cipherSuiteNames: readonly string[] = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
+
+function cipherSuites(value: unknown): CipherSuite[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length === 0) {
+    throw invalidArg(`cipherSuites must be a non-empty array of cipher suite names, got ${describeValue(value)}`);
+  }
+  for (const suite of value) {
+    if (typeof suite !== 'string' || !cipherSuiteNames.includes(suite)) {
+      throw invalidArg(`cipherSuites: ${describeValue(suite)} is not one of ${cipherSuiteNames.join(', ')}`);
+    }
+  }
+  return value as CipherSuite[];
+}
+
+const retryPolicies: readonly string[] = ['always', 'auto', 'never'];
+
+function retryPolicy(value: unknown): RetryPolicy | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !retryPolicies.includes(value)) {
+    throw invalidArg(`retry must be one of ${retryPolicies.join(', ')}, got ${describeValue(value)}`);
+  }
+  return value as RetryPolicy;
+}
+
 /** Checks listen options and returns the core's JSON for them. */
 export function serverOptionsJson(options: ListenOptions): string {
   let clientAuth: { ca: string; required: boolean } | undefined;
@@ -268,6 +312,9 @@ export function serverOptionsJson(options: ListenOptions): string {
       resumption: checkBoolean(options.resumption, 'resumption'),
       earlyData: checkBoolean(options.earlyData, 'earlyData'),
       maxConnections: options.maxConnections === undefined ? undefined : checkInteger(options.maxConnections, 'maxConnections', 1, 1_000_000),
+      retry: retryPolicy(options.retry),
+      retryThreshold: options.retryThreshold === undefined ? undefined : checkInteger(options.retryThreshold, 'retryThreshold', 1, 1_000_000),
+      cipherSuites: cipherSuites(options.cipherSuites),
     },
   });
 }
@@ -321,6 +368,7 @@ export function connectOptionsJson(options: ConnectOptions, address: string): st
     transport: transportOptions(options.transport),
     resumption: checkBoolean(options.resumption, 'resumption'),
     earlyData: checkBoolean(options.earlyData, 'earlyData'),
+    cipherSuites: cipherSuites(options.cipherSuites),
   });
 }
 

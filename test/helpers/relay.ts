@@ -82,6 +82,12 @@ export interface RelayOptions {
   logLimit?: number;
   /** After a rebinding, drop what the server still sends to the old port (default: forward it, as a NAT would for a while). */
   dropOldBinding?: boolean;
+  /**
+   * Sees every datagram as it arrived (before loss or corruption), with its
+   * log entry: for capturing real packets (fuzzing seeds) or reading header
+   * bits a test has keys for.
+   */
+  tap?: (entry: LogEntry, datagram: Buffer) => void;
 }
 
 export type PacketType = 'Initial' | '0-RTT' | 'Handshake' | 'Retry' | 'VersionNegotiation' | '1-RTT' | 'unknown';
@@ -390,6 +396,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       serverSidePort: via.address().port,
     };
     if (logLimit > 0 && log.length < logLimit) log.push(entry);
+    options.tap?.(entry, msg);
     const s = d.stats;
     s.datagrams++;
     s.bytes += msg.length;

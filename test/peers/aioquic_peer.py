@@ -129,7 +129,11 @@ async def run_server(args: argparse.Namespace) -> int:
         args.port,
         configuration=config,
         create_protocol=lambda *a, **kw: EchoServerProtocol(*a, max_streams=args.max_streams, **kw),
-        session_ticket_fetcher=tickets.pop,
+        # None for a ticket this process never issued (a client may offer one
+        # from an earlier server under the same name): a full handshake then.
+        # tickets.pop alone raises KeyError inside aioquic's TLS and stalls
+        # the connection.
+        session_ticket_fetcher=lambda label: tickets.pop(label, None),
         session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t),
         retry=args.retry,
     )

@@ -30,6 +30,34 @@ pub enum CongestionControl {
     Bbr,
 }
 
+/// A TLS 1.3 cipher suite, by its IANA name (what JavaScript passes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum CipherSuite {
+    #[serde(rename = "TLS_AES_128_GCM_SHA256")]
+    Aes128GcmSha256,
+    #[serde(rename = "TLS_AES_256_GCM_SHA384")]
+    Aes256GcmSha384,
+    #[serde(rename = "TLS_CHACHA20_POLY1305_SHA256")]
+    Chacha20Poly1305Sha256,
+}
+
+/// When a server makes clients prove their address with a Retry packet
+/// (RFC 9000 §8.1.2) before it keeps any state or does any crypto for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryPolicy {
+    /// Every client whose address is not yet validated.
+    Always,
+    /// Only while unvalidated handshakes arrive faster than
+    /// `retryThreshold` per second (a flood, likely spoofed): below that,
+    /// handshakes keep their one round trip.
+    #[default]
+    Auto,
+    /// Never: the 3x anti-amplification limit still applies, but spoofed
+    /// Initials make the server hold state and sign handshakes.
+    Never,
+}
+
 /// Per-connection transport limits, shared by clients and servers.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -283,6 +311,11 @@ fn yes() -> bool {
 }
 
 pub(crate) const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
+/// Unvalidated handshakes per second a server takes without Retry in
+/// `auto` mode. Below it handshakes keep their single round trip; a flood
+/// of spoofed Initials (cheap to send at hundreds of thousands per second)
+/// is far above it.
+pub(crate) const DEFAULT_RETRY_THRESHOLD: u64 = 1000;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -304,6 +337,12 @@ pub struct ServerOptions {
     pub early_data: bool,
     /// Connections beyond this are refused with CONNECTION_REFUSED.
     pub max_connections: Option<u64>,
+    /// When to validate client addresses with Retry (default `auto`).
+    pub retry: Option<RetryPolicy>,
+    /// Unvalidated handshakes per second above which `auto` sends Retry.
+    pub retry_threshold: Option<u64>,
+    /// TLS 1.3 cipher suites to accept (default: all three rustls offers).
+    pub cipher_suites: Option<Vec<CipherSuite>>,
 }
 
 impl ServerOptions {
@@ -326,6 +365,17 @@ impl ServerOptions {
             )));
         }
         Ok(max as usize)
+    }
+
+    /// The retry policy and, for `auto`, its threshold (handshakes per second).
+    pub(crate) fn retry(&self) -> Result<(RetryPolicy, u64)> {
+        let threshold = self.retry_threshold.unwrap_or(DEFAULT_RETRY_THRESHOLD);
+        if threshold == 0 || threshold > 1_000_000 {
+            return Err(Error::invalid_arg(format!(
+                "retryThreshold must be between 1 and 1000000 handshakes per second, got {threshold}"
+            )));
+        }
+        Ok((self.retry.unwrap_or_default(), threshold))
     }
 }
 
@@ -397,6 +447,8 @@ pub struct ConnectOptions {
     /// Send 0-RTT data when resuming (implies resumption).
     #[serde(default)]
     pub early_data: bool,
+    /// TLS 1.3 cipher suites to offer (default: all three rustls offers).
+    pub cipher_suites: Option<Vec<CipherSuite>>,
 }
 
 impl ConnectOptions {

@@ -1,11 +1,12 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use quinn::{AsyncUdpSocket, Runtime, VarInt};
 use tokio::sync::{mpsc, Mutex as AsyncMutex, Notify};
 
 use crate::close::{connection_error, Ending, Endings, LocalClose};
-use crate::config::{ConnectOptions, EndpointOptions, SocketTraits};
+use crate::config::{ConnectOptions, EndpointOptions, RetryPolicy, SocketTraits};
 use crate::connection::{Connection, ConnectionParts};
 use crate::error::{Error, ErrorCode, Result};
 use crate::socket::ReleasableSocket;
@@ -46,6 +47,53 @@ impl Drop for StopOnDrop {
 struct AcceptPolicy {
     max_connections: usize,
     early_data: bool,
+    retry: RetryGate,
+}
+
+/// Decides which unvalidated handshakes get a Retry first. In `auto` mode a
+/// token bucket admits up to `threshold` unvalidated handshakes per second
+/// (bursts of up to `threshold`) without Retry; beyond that rate every
+/// unvalidated client must prove its address, so a flood of spoofed
+/// Initials costs the server one stateless Retry packet each (no connection
+/// state, no signature) and never more than the anti-amplification limit.
+#[derive(Debug, Clone)]
+pub(crate) struct RetryGate {
+    policy: RetryPolicy,
+    threshold: f64,
+    tokens: f64,
+}
+
+impl RetryGate {
+    pub(crate) fn new(policy: RetryPolicy, threshold: u64) -> Self {
+        RetryGate {
+            policy,
+            threshold: threshold as f64,
+            tokens: threshold as f64,
+        }
+    }
+
+    /// Whether a handshake arriving `elapsed` after the previous one must
+    /// be answered with Retry. Validated addresses (a Retry token came
+    /// back) never are.
+    pub(crate) fn must_retry(&mut self, elapsed: Duration, validated: bool) -> bool {
+        if validated {
+            return false;
+        }
+        match self.policy {
+            RetryPolicy::Always => true,
+            RetryPolicy::Never => false,
+            RetryPolicy::Auto => {
+                self.tokens =
+                    (self.tokens + elapsed.as_secs_f64() * self.threshold).min(self.threshold);
+                if self.tokens >= 1.0 {
+                    self.tokens -= 1.0;
+                    false
+                } else {
+                    true
+                }
+            }
+        }
+    }
 }
 
 impl Endpoint {
@@ -71,9 +119,11 @@ impl Endpoint {
             .server
             .as_ref()
             .map(|s| {
+                let (retry, threshold) = s.retry()?;
                 Ok::<_, Error>(AcceptPolicy {
                     max_connections: s.max_connections()?,
                     early_data: s.early_data,
+                    retry: RetryGate::new(retry, threshold),
                 })
             })
             .transpose()?;
@@ -223,9 +273,10 @@ async fn accept_loop(
     accepted: mpsc::Sender<Connection>,
     runtime: Arc<dyn Runtime>,
     stop: Arc<Notify>,
-    policy: AcceptPolicy,
+    mut policy: AcceptPolicy,
     endings: Endings,
 ) {
+    let mut last = runtime.now();
     loop {
         let incoming = tokio::select! {
             biased;
@@ -238,6 +289,22 @@ async fn accept_loop(
             incoming.refuse();
             continue;
         }
+        let now = runtime.now();
+        let elapsed = now.saturating_duration_since(last);
+        last = now;
+        let incoming = if policy
+            .retry
+            .must_retry(elapsed, incoming.remote_address_validated())
+        {
+            // Unvalidated means a Retry is allowed (quinn guarantees it);
+            // should that ever change, the handshake simply goes ahead.
+            match incoming.retry() {
+                Ok(()) => continue,
+                Err(e) => e.into_incoming(),
+            }
+        } else {
+            incoming
+        };
         let Ok(connecting) = incoming.accept() else {
             continue;
         };
@@ -273,5 +340,43 @@ async fn accept_loop(
                 let _ = accepted.send(connection).await;
             }
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn always_and_never_ignore_the_rate() {
+        let mut always = RetryGate::new(RetryPolicy::Always, 1);
+        let mut never = RetryGate::new(RetryPolicy::Never, 1);
+        for _ in 0..100 {
+            assert!(always.must_retry(Duration::ZERO, false));
+            assert!(!never.must_retry(Duration::ZERO, false));
+        }
+        // A client that came back with a Retry token is never retried again.
+        assert!(!always.must_retry(Duration::ZERO, true));
+    }
+
+    #[test]
+    fn auto_retries_only_above_the_threshold() {
+        let mut gate = RetryGate::new(RetryPolicy::Auto, 10);
+        // A burst of 10 within a millisecond each passes, the 11th does not.
+        for i in 0..10 {
+            assert!(!gate.must_retry(MS, false), "handshake {i}");
+        }
+        assert!(gate.must_retry(MS, false));
+        assert!(!gate.must_retry(MS, true), "validated addresses pass");
+        // A tenth of a second later one more fits (10 per second).
+        assert!(!gate.must_retry(100 * MS, false));
+        assert!(gate.must_retry(MS, false));
+        // At a steady rate below the threshold nothing is retried.
+        let mut steady = RetryGate::new(RetryPolicy::Auto, 10);
+        for _ in 0..1000 {
+            assert!(!steady.must_retry(110 * MS, false));
+        }
     }
 }

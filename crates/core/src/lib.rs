@@ -12,6 +12,8 @@ mod config;
 mod connection;
 mod endpoint;
 mod error;
+#[cfg(test)]
+mod fuzz_config;
 pub mod http3;
 pub mod message;
 mod socket;
@@ -22,8 +24,8 @@ mod tls;
 pub use certs::{generate_self_signed, generate_self_signed_json, GeneratedCertificate};
 pub use close::{CloseInfo, CloseKind};
 pub use config::{
-    ClientAuthOptions, CongestionControl, ConnectOptions, EndpointOptions, ServerOptions,
-    TransportOptions,
+    CipherSuite, ClientAuthOptions, CongestionControl, ConnectOptions, EndpointOptions,
+    RetryPolicy, ServerOptions, TransportOptions,
 };
 pub use connection::{Connection, ConnectionInfo, EarlyData};
 pub use endpoint::Endpoint;

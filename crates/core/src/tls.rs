@@ -15,7 +15,7 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
-use crate::config::{ConnectOptions, ServerOptions};
+use crate::config::{CipherSuite, ConnectOptions, ServerOptions};
 use crate::error::{Error, Result};
 
 /// Receives key log lines (SSLKEYLOGFILE format, newline included).
@@ -73,6 +73,46 @@ fn chacha20_first(suites: &mut [rustls::SupportedCipherSuite]) {
 /// client offers its suites in this order and rustls servers follow the
 /// client's order, except a wasm server, which picks by its own.
 const PREFER_CHACHA20: bool = cfg!(target_arch = "wasm32");
+
+/// ring's provider restricted to `suites`, in the caller's order (all of
+/// them, in [`provider`]'s order, when `None`).
+fn provider_with(suites: Option<&[CipherSuite]>) -> Result<Arc<CryptoProvider>> {
+    use rustls::crypto::ring::cipher_suite;
+    let Some(suites) = suites else {
+        return Ok(provider());
+    };
+    if suites.is_empty() {
+        return Err(Error::invalid_arg(
+            "cipherSuites: at least one cipher suite is needed (or leave it unset for all)",
+        ));
+    }
+    let mut chosen: Vec<rustls::SupportedCipherSuite> = Vec::new();
+    for suite in suites {
+        let suite = match suite {
+            CipherSuite::Aes128GcmSha256 => cipher_suite::TLS13_AES_128_GCM_SHA256,
+            CipherSuite::Aes256GcmSha384 => cipher_suite::TLS13_AES_256_GCM_SHA384,
+            CipherSuite::Chacha20Poly1305Sha256 => cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        };
+        if !chosen.iter().any(|c| c.suite() == suite.suite()) {
+            chosen.push(suite);
+        }
+    }
+    Ok(Arc::new(CryptoProvider {
+        cipher_suites: chosen,
+        ..rustls::crypto::ring::default_provider()
+    }))
+}
+
+/// The suite QUIC's Initial packets are protected with (RFC 9001 §5.2:
+/// always AES-128-GCM, whatever the handshake then negotiates). Given to
+/// quinn explicitly so that a configuration without AES-128-GCM among its
+/// negotiable suites (ChaCha20 only, say) still works.
+fn initial_suite() -> rustls::quic::Suite {
+    rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
+        .tls13()
+        .and_then(|suite| suite.quic_suite())
+        .expect("ring's AES-128-GCM suite does QUIC")
+}
 
 /// Sessions of every client of this process (per backend instance), so that
 /// a new connection to a server can resume an earlier one's session.
@@ -135,9 +175,11 @@ pub(crate) fn server_crypto(
 ) -> Result<QuicServerConfig> {
     let certs = parse_certs(&options.cert, "cert")?;
     let key = parse_key(&options.key, "key")?;
-    let builder = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| Error::invalid_arg(e.to_string()))?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider_with(
+        options.cipher_suites.as_deref(),
+    )?)
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .map_err(|e| Error::invalid_arg(e.to_string()))?;
     let builder = match &options.client_auth {
         None => builder.with_no_client_auth(),
         Some(auth) => {
@@ -169,12 +211,14 @@ pub(crate) fn server_crypto(
     if let Some(sink) = &context.keylog {
         tls.key_log = Arc::new(SinkKeyLog(sink.clone()));
     }
-    QuicServerConfig::try_from(tls).map_err(|e| Error::invalid_arg(e.to_string()))
+    QuicServerConfig::with_initial(Arc::new(tls), initial_suite())
+        .map_err(|e| Error::invalid_arg(e.to_string()))
 }
 
 /// What identifies a client's verification and authentication setup.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ClientIdentityKey {
+    cipher_suites: Option<Vec<CipherSuite>>,
     ca: Option<String>,
     insecure_skip_verify: bool,
     pinned_sha256: Vec<String>,
@@ -191,6 +235,7 @@ fn base_client_config(options: &ConnectOptions) -> Result<Arc<rustls::ClientConf
     static BASES: OnceLock<Mutex<HashMap<ClientIdentityKey, Arc<rustls::ClientConfig>>>> =
         OnceLock::new();
     let key = ClientIdentityKey {
+        cipher_suites: options.cipher_suites.clone(),
         ca: options.ca.clone(),
         insecure_skip_verify: options.insecure_skip_verify,
         pinned_sha256: options.pinned_sha256.clone(),
@@ -211,9 +256,11 @@ fn base_client_config(options: &ConnectOptions) -> Result<Arc<rustls::ClientConf
 }
 
 fn new_base_client_config(options: &ConnectOptions) -> Result<rustls::ClientConfig> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| Error::invalid_arg(e.to_string()))?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider_with(
+        options.cipher_suites.as_deref(),
+    )?)
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .map_err(|e| Error::invalid_arg(e.to_string()))?;
     let builder = match (&options.ca, options.insecure_skip_verify) {
         _ if !options.pinned_sha256.is_empty() => builder
             .dangerous()
@@ -256,7 +303,8 @@ pub(crate) fn client_crypto(
     if let Some(sink) = &context.keylog {
         tls.key_log = Arc::new(SinkKeyLog(sink.clone()));
     }
-    QuicClientConfig::try_from(tls).map_err(|e| Error::invalid_arg(e.to_string()))
+    QuicClientConfig::with_initial(Arc::new(tls), initial_suite())
+        .map_err(|e| Error::invalid_arg(e.to_string()))
 }
 
 /// The server certificates a client accepts without a CA. Either way the

@@ -1,0 +1,214 @@
+/**
+ * Loss and faults through the relay, for the backend pair this run is for
+ * (QUICBRIDGE_BACKEND for clients, QUICBRIDGE_TEST_SERVER_BACKEND or the
+ * same for servers; scripts/test.sh runs native and wasm). Every transfer
+ * is checked byte-exact; nothing here asserts how long anything took.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import test from 'ava';
+
+import { connect, QuicError } from '../../lib/index';
+import { serverBackend, suiteBackend } from '../helpers/backend';
+import { createPki, type TestCa, type TestLeaf } from '../helpers/certs';
+import { startEchoServer } from '../helpers/echo';
+import { type Impairments, type Relay, startRelay } from '../helpers/relay';
+import { REPO_ROOT } from '../peers/drivers';
+import { runQuicbridgeClient } from '../peers/quicbridge-peer';
+
+const MiB = 1024 * 1024;
+const client = suiteBackend();
+
+let pki: { ca: TestCa; server: TestLeaf };
+test.before(async () => {
+  pki = await createPki();
+});
+
+async function throughRelay(impair: { toServer?: Impairments; toClient?: Impairments }, idleTimeoutMs?: number) {
+  const server = await startEchoServer(pki.server, idleTimeoutMs ? { transport: { idleTimeoutMs } } : {});
+  const relay = await startRelay({ target: server.address, ...impair });
+  return { server, relay, close: async () => (await relay.close(), await server.close()) };
+}
+
+function echo(relay: Relay, bytes: number, extra: Partial<Parameters<typeof runQuicbridgeClient>[0]> = {}) {
+  return runQuicbridgeClient({ backend: client, port: relay.address.port, ca: pki.ca.certPem, mode: 'echo', bytes, timeoutMs: 120_000, ...extra });
+}
+
+const seedNote = (relay: Relay) => `relay seed ${relay.seed}`;
+
+test.serial('handshake loss 30 % each way (at most 3 in a row): 50 connections all complete', async (t) => {
+  t.timeout(600_000);
+  const loss: Impairments = { loss: 0.3, maxConsecutiveLoss: 3 };
+  // Each lost flight doubles the probe timeout (about 1 s before the first
+  // RTT sample): five flights lost in a row, which happens to about one
+  // handshake in fifty at this loss rate (0.51 per round trip), wait
+  // 1+2+4+8+16 s, past the default 30 s idle timeout, and the handshake
+  // would end in ERR_QUIC_TIMEOUT although nothing is wrong. So both sides
+  // allow 120 s of silence here.
+  const idleTimeoutMs = 120_000;
+  const { relay, close } = await throughRelay({ toServer: loss, toClient: loss }, idleTimeoutMs);
+  const results: Awaited<ReturnType<typeof echo>>[] = [];
+  // Ten at a time: each handshake may wait through several probe timeouts.
+  for (let batch = 0; batch < 5; batch++) {
+    results.push(...(await Promise.all(Array.from({ length: 10 }, () => echo(relay, 1024, { idleTimeoutMs, timeoutMs: 240_000 })))));
+  }
+  const failed = results.filter((r) => !r.ok);
+  t.is(failed.length, 0, `${failed.length} of 50 failed: ${failed.map((r) => r.error).join('; ')} (${seedNote(relay)})`);
+  const dropped = relay.stats().toServer.dropped.loss + relay.stats().toClient.dropped.loss;
+  t.true(dropped > 50, `the relay dropped ${dropped} datagrams`);
+  const slowest = Math.max(...results.map((r) => r.elapsed_ms ?? 0));
+  t.log(`50 connections through ${dropped} dropped datagrams, the slowest took ${slowest} ms (${seedNote(relay)})`);
+  await close();
+});
+
+test.serial('transfer loss 2 %: 2 MiB echo byte-exact', async (t) => {
+  const { relay, close } = await throughRelay({ toServer: { loss: 0.02 }, toClient: { loss: 0.02 } });
+  const r = await echo(relay, 2 * MiB);
+  t.true(r.ok, `${r.error ?? ''} (${seedNote(relay)})`);
+  t.is(r.sha256_echo, r.sha256_sent);
+  t.true(relay.stats().toServer.dropped.loss > 0);
+  await close();
+});
+
+test.serial('corruption 2 % (one byte in the first 50): 2 MiB echo byte-exact', async (t) => {
+  const { relay, close } = await throughRelay({ toServer: { corrupt: 0.02 }, toClient: { corrupt: 0.02 } });
+  const r = await echo(relay, 2 * MiB);
+  t.true(r.ok, `${r.error ?? ''} (${seedNote(relay)})`);
+  t.is(r.sha256_echo, r.sha256_sent);
+  const corrupted = relay.stats().toServer.corrupted + relay.stats().toClient.corrupted;
+  t.true(corrupted > 10, `${corrupted} datagrams corrupted`);
+  await close();
+});
+
+test.serial('a 2 s blackhole in the middle of a 10 MiB echo: it completes byte-exact', async (t) => {
+  const { relay, close } = await throughRelay({});
+  let holed = false;
+  const r = await echo(relay, 10 * MiB, {
+    onEchoed: (bytes) => {
+      if (!holed && bytes >= 5 * MiB) {
+        holed = true;
+        relay.blackhole(2000);
+      }
+    },
+  });
+  t.true(holed, 'the blackhole happened mid-transfer');
+  t.true(r.ok, r.error);
+  t.is(r.sha256_echo, r.sha256_sent);
+  const dropped = relay.stats().toServer.dropped.blackhole + relay.stats().toClient.dropped.blackhole;
+  t.true(dropped > 0, `${dropped} datagrams went into the blackhole`);
+  await close();
+});
+
+test.serial('NAT rebinding every second during a 10 MiB echo: it completes byte-exact', async (t) => {
+  t.timeout(180_000);
+  // 20 Mbit/s each way, so that the echo spans several rebindings.
+  const link: Impairments = { bandwidthBps: 20e6, queueBytes: 256 * 1024 };
+  const { relay, close } = await throughRelay({ toServer: link, toClient: link });
+  const addresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+  let rebindings = 0;
+  let running = true;
+  const rebinder = (async () => {
+    while (running) {
+      await sleep(1000);
+      if (!running) break;
+      // New port every time, new address every other time.
+      await relay.rebindClientSide({ address: addresses[rebindings % addresses.length] });
+      rebindings++;
+    }
+  })();
+  const r = await echo(relay, 10 * MiB);
+  running = false;
+  await rebinder;
+  t.true(r.ok, r.error);
+  t.is(r.sha256_echo, r.sha256_sent);
+  t.true(rebindings >= 2, `${rebindings} rebindings during the transfer`);
+  t.log(`${rebindings} rebindings during the transfer`);
+  await close();
+});
+
+// ---------------------------------------------------------------- a server that dies
+
+interface Child {
+  port: number;
+  proc: ChildProcess;
+  stderr: () => string;
+}
+
+async function spawnServer(dir: string, idleTimeoutS: number): Promise<Child> {
+  writeFileSync(join(dir, 'chain.pem'), pki.server.chainPem);
+  writeFileSync(join(dir, 'key.pem'), pki.server.keyPem);
+  const args = ['--import=tsx', join(REPO_ROOT, 'test/peers/quicbridge-peer.ts'), 'server', '--backend', serverBackend()];
+  args.push('--cert', join(dir, 'chain.pem'), '--key', join(dir, 'key.pem'), '--idle-timeout', String(idleTimeoutS));
+  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)));
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      const event = JSON.parse(line) as { event: string; port?: number };
+      if (event.event === 'listening') resolve(event.port!);
+    });
+  });
+  return { port, proc, stderr: () => stderr };
+}
+
+test.serial('the server process is killed mid-transfer: the client gets a typed timeout, no hang', async (t) => {
+  const idleTimeoutS = 3;
+  t.timeout((idleTimeoutS + 60) * 1000);
+  const dir = mkdtempSync(join(tmpdir(), 'quicbridge-kill-'));
+  const child = await spawnServer(dir, idleTimeoutS);
+  const connection = await connect({
+    host: '127.0.0.1', port: child.port, servername: 'localhost', ca: pki.ca.certPem, alpn: 'echo',
+    transport: { idleTimeoutMs: idleTimeoutS * 1000 },
+  });
+  const stream = await connection.openStream();
+  let echoed = 0;
+  let killedAt = 0;
+  const reading = (async () => {
+    for await (const chunk of stream) {
+      echoed += (chunk as Buffer).length;
+      if (!killedAt && echoed >= MiB) {
+        killedAt = Date.now();
+        child.proc.kill('SIGKILL');
+      }
+    }
+  })();
+  const writing = (async () => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    for (;;) {
+      const more = stream.write(chunk);
+      if (stream.destroyed) return;
+      if (!more) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            stream.off('drain', done);
+            stream.off('close', done);
+            resolve();
+          };
+          stream.on('drain', done);
+          stream.on('close', done);
+        });
+      }
+    }
+  })();
+  stream.on('error', () => undefined); // checked through `reading`
+  const error = await reading.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  await writing.catch(() => undefined);
+  const info = await connection.closed;
+  const elapsed = Date.now() - killedAt;
+  t.true(killedAt > 0, 'the server was killed mid-transfer');
+  t.true(error instanceof QuicError, `the read failed with ${String(error)}`);
+  t.is((error as QuicError).code, 'ERR_QUIC_TIMEOUT');
+  t.is(info.kind, 'idleTimeout');
+  t.log(`typed ${(error as QuicError).code} ${elapsed} ms after the kill (idle timeout ${idleTimeoutS} s)`);
+  await connection.close().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
