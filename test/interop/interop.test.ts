@@ -77,7 +77,7 @@ const CASE_MEANING: Record<Case, string> = {
     "a second connection resumes the first one's session: its server handshake flight (relay byte log) is smaller than the first by at least the 6 KiB certificate chain, and no side reports otherwise",
   '0-rtt': 'a second connection sends its request as 0-RTT (relay sees 0-RTT packets) and the early data is accepted',
   'key-update':
-    'the client starts a TLS key update half way through a 5 MiB echo; the key phase bit flips in both directions on the wire (header protection removed with the key log) or, without a quicbridge side, as the peers report',
+    'the client starts a TLS key update a third of the way through a 5 MiB echo (asking again until quinn accepts one); the key phase bit flips in both directions on the wire (header protection removed with the key log) or, without a quicbridge side, as the peers report',
   chacha20:
     'both sides restricted to (or preferring) TLS_CHACHA20_POLY1305_SHA256; the 1-RTT header protection on the wire is ChaCha20 (or the peer reports it)',
   datagrams: '50 DATAGRAM frames echoed (at least 90 %; they are unreliable by definition)',
@@ -96,7 +96,10 @@ const CHACHA20 = 'TLS_CHACHA20_POLY1305_SHA256';
  * shows them as failures, and a fix shows up as a surprise pass. Key:
  * `${server}>${client}>${case}`.
  */
-const KNOWN_FAILURES: Record<string, string> = {};
+const KNOWN_FAILURES: Record<string, string> = {
+  'matrixai>quicbridge-wasm>migration':
+    'after the wasm client migrates to a new port mid-transfer, the @matrixai/quic server answers on the new path for a while and then stops, and the client idles out (5 of 5 runs on 2026-11-24; it passed at 49aca06; the native client passes); not yet understood',
+};
 
 type Status = 'pass' | 'fail' | 'known-fail' | 'n/a' | 'skipped';
 interface Cell {
@@ -374,10 +377,12 @@ async function runCase(serverImpl: Impl, clientImpl: Impl, c: Case): Promise<{ p
         return { pass, note: `0-RTT datagrams seen: ${zeroRtt}; early data accepted: ${reports.join('/') || 'not reported'}` };
       }
       case 'key-update': {
-        // A quicbridge client asks half way through, when it has sent some
-        // 1800 packets: quinn's own first update (after 10 to 1000 packets)
-        // and quic-go's (after 100) are behind it, so a key phase change
-        // after that point on the wire is the one asked for.
+        // A quicbridge client asks from a third of the way on (and again on
+        // every chunk, as quinn ignores requests while an update is in
+        // progress), when it has sent some 1400 packets: quinn's own first
+        // update (after 10 to 1000 packets) and quic-go's (after 100) are
+        // behind it, so a key phase change after that point on the wire is
+        // one asked for.
         let requestedAt: number | undefined;
         const r = await run({ bytes: 5 * MiB, keyUpdate: true, onHalfway: () => (requestedAt = captured.length) });
         if (!echoOk(r, 5 * MiB)) return { pass: false, note: failure(r, server) };

@@ -166,7 +166,12 @@ async function echoMode(connection: QuicConnection, opts: QuicbridgeClientOption
       chunks.push(chunk as Buffer);
       echoed += (chunk as Buffer).length;
       opts.onEchoed?.(echoed);
-      if (!halfway && echoed >= size / 2) {
+      // quinn ignores a key update asked for while one is in progress (its
+      // own first one, or the previous request, until three PTOs after it
+      // is confirmed), so the request is repeated on every chunk after the
+      // point; once one is accepted the rest are ignored the same way.
+      if (opts.keyUpdate && halfway) connection.updateKeys();
+      if (!halfway && echoed >= size * (opts.keyUpdate ? 1 / 3 : 1 / 2)) {
         opts.onHalfway?.();
         halfway = (async () => {
           if (opts.keyUpdate) {
