@@ -297,6 +297,11 @@ export class MessageSession extends TrackedConnection {
     }
     let frame: Buffer;
     try {
+      // What came with the kind may already be more than the limit: a read
+      // takes whatever has arrived.
+      if (first.length > maxMessageSize) {
+        throw quicError('ERR_QUIC_LIMIT', `message of more than ${first.length} bytes exceeds maxMessageSize (${maxMessageSize})`);
+      }
       const rest = withDeadline(
         streamTimeoutMs,
         'receiving a message',

@@ -116,12 +116,19 @@ export interface WireReading {
   toClient: DirectionReading;
 }
 
+/** A short header with its protection removed: first byte and truncated packet number. */
+interface Header {
+  first: number;
+  pn: number;
+  pnLength: number;
+}
+
 /**
  * Whether `next` can follow `previous` in one direction: its truncated
  * packet number is a little ahead (modulo the encoding's range), allowing
  * for the length of the encoding to change and for mild reordering.
  */
-function increases(previous: { pn: number; pnLength: number }, next: { pn: number; pnLength: number }): boolean {
+function increases(previous: Header, next: Header): boolean {
   const range = 2 ** (8 * Math.min(previous.pnLength, next.pnLength));
   const step = (((next.pn - previous.pn) % range) + range) % range;
   return step !== 0 && (step < range / 2 || range - step <= 8);
@@ -141,9 +148,14 @@ function readDirection(datagrams: Captured[], dir: Direction, secret: Buffer, dc
   });
   const candidates: HpSuite[] =
     secret.length === 48 ? ['TLS_AES_256_GCM_SHA384'] : ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256'];
+  // The right key leaves the reserved bits (0x18) of every short header
+  // zero; a wrong one gives random bits, which a few packets can still pass
+  // by chance. Where both suites pass, the one whose packet numbers keep
+  // increasing is the right one (a wrong key scrambles them too).
+  let best: { suite: HpSuite; headers: Header[]; increasing: number } | undefined;
   for (const suite of candidates) {
     const mask = maskFunction(suite, secret);
-    const headers = packets.map((p) => {
+    const headers = packets.map((p): Header => {
       const sample = p.subarray(1 + dcidLen + 4, 1 + dcidLen + 4 + 16);
       const bits = mask(sample);
       const first = p[0]! ^ (bits[0]! & 0x1f);
@@ -152,15 +164,14 @@ function readDirection(datagrams: Captured[], dir: Direction, secret: Buffer, dc
       for (let i = 0; i < pnLength; i++) pn = pn * 256 + (p[1 + dcidLen + i]! ^ bits[1 + i]!);
       return { first, pn, pnLength };
     });
-    // The right key leaves the reserved bits (0x18) of every short header
-    // zero and the packet numbers increasing; a wrong one gives random bits,
-    // which pass both checks with a chance of about 1 in 8 per packet — so
-    // with two candidate suites, a few packets alone could pass either.
     if (headers.length === 0 || !headers.every((h) => (h.first & 0x18) === 0)) continue;
-    if (!headers.every((h, i) => i === 0 || increases(headers[i - 1]!, h))) continue;
-    const phases = headers.map((h) => (h.first >> 2) & 1);
+    const increasing = headers.filter((h, i) => i > 0 && increases(headers[i - 1]!, h)).length;
+    if (!best || increasing > best.increasing) best = { suite, headers, increasing };
+  }
+  if (best) {
+    const phases = best.headers.map((h) => (h.first >> 2) & 1);
     const changes = phases.reduce((n, p, i) => (i > 0 && p !== phases[i - 1] ? n + 1 : n), 0);
-    return { packets: packets.length, suite, phases, at, changes };
+    return { packets: packets.length, suite: best.suite, phases, at, changes };
   }
   return { packets: packets.length, phases: [], at: [], changes: 0 };
 }
