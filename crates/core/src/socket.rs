@@ -40,10 +40,15 @@ impl ReleasableSocket {
     }
 
     fn current(&self) -> Option<Arc<dyn AsyncUdpSocket>> {
+        self.slot().clone()
+    }
+
+    /// The socket (None once released), borrowed: sends and receives run
+    /// under the read lock rather than cloning the `Arc` per datagram.
+    fn slot(&self) -> std::sync::RwLockReadGuard<'_, Option<Arc<dyn AsyncUdpSocket>>> {
         self.socket
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
     }
 
     fn write_slot(&self) -> std::sync::RwLockWriteGuard<'_, Option<Arc<dyn AsyncUdpSocket>>> {
@@ -57,7 +62,7 @@ impl fmt::Debug for ReleasableSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReleasableSocket")
             .field("local", &self.local)
-            .field("released", &self.current().is_none())
+            .field("released", &self.slot().is_none())
             .finish()
     }
 }
@@ -71,7 +76,7 @@ impl AsyncUdpSocket for ReleasableSocket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        match self.current() {
+        match &*self.slot() {
             Some(socket) => socket.try_send(transmit),
             None => Ok(()),
         }
@@ -83,7 +88,7 @@ impl AsyncUdpSocket for ReleasableSocket {
         bufs: &mut [IoSliceMut<'_>],
         meta: &mut [RecvMeta],
     ) -> Poll<io::Result<usize>> {
-        match self.current() {
+        match &*self.slot() {
             Some(socket) => socket.poll_recv(cx, bufs, meta),
             None => Poll::Pending,
         }
