@@ -8,8 +8,12 @@
  * updates (§6). So a test can see, on the wire and independently of what
  * either implementation reports, that a key update happened in both
  * directions and that ChaCha20 was negotiated.
+ *
+ * Which suite it is, though, is settled by decrypting: a wrong suite's
+ * header-protection key can still leave a few headers looking valid, but
+ * only the right packet key authenticates a packet (AEAD tag, RFC 9001 §5.3).
  */
-import { createCipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 
 import type { Direction } from './relay';
 
@@ -101,7 +105,7 @@ export function trafficSecrets(lines: readonly string[]): { client: Buffer; serv
 export interface DirectionReading {
   /** Short-header packets looked at. */
   packets: number;
-  /** The suite whose header protection yields valid headers for every packet (undefined: none did). */
+  /** The suite whose packet key authenticates this direction's first packets (undefined: none did). */
   suite?: HpSuite;
   /** Key phase bit of each packet, in order. */
   phases: number[];
@@ -116,23 +120,42 @@ export interface WireReading {
   toClient: DirectionReading;
 }
 
-/** A short header with its protection removed: first byte and truncated packet number. */
-interface Header {
-  first: number;
-  pn: number;
-  pnLength: number;
+/** The packet protection (AEAD) of a suite for key phase 0, keyed from a traffic secret (RFC 9001 §5.1, §5.3). */
+function packetOpener(suite: HpSuite, secret: Buffer): (header: Buffer, pn: number, sealed: Buffer) => boolean {
+  const keyLength = suite === 'TLS_AES_128_GCM_SHA256' ? 16 : 32;
+  const key = hkdfExpandLabel(secret, 'quic key', keyLength);
+  const iv = hkdfExpandLabel(secret, 'quic iv', 12);
+  const algorithm = suite === 'TLS_CHACHA20_POLY1305_SHA256' ? 'chacha20-poly1305' : `aes-${keyLength * 8}-gcm`;
+  return (header, pn, sealed) => {
+    if (sealed.length < 17) return false;
+    const nonce = Buffer.from(iv);
+    for (let i = 0, n = pn; i < 6; i++, n = Math.floor(n / 256)) nonce[11 - i]! ^= n & 0xff;
+    // Node's typings split GCM and ChaCha20-Poly1305 deciphers; both take the same calls.
+    const decipher = createDecipheriv(algorithm as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
+    decipher.setAAD(header);
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    decipher.update(sealed.subarray(0, sealed.length - 16));
+    try {
+      decipher.final();
+      return true;
+    } catch {
+      return false;
+    }
+  };
 }
 
-/**
- * Whether `next` can follow `previous` in one direction: its truncated
- * packet number is a little ahead (modulo the encoding's range), allowing
- * for the length of the encoding to change and for mild reordering.
- */
-function increases(previous: Header, next: Header): boolean {
-  const range = 2 ** (8 * Math.min(previous.pnLength, next.pnLength));
-  const step = (((next.pn - previous.pn) % range) + range) % range;
-  return step !== 0 && (step < range / 2 || range - step <= 8);
+/** A truncated packet number expanded next to the largest one seen (RFC 9000 §A.3). */
+function expandPacketNumber(largest: number, truncated: number, pnLength: number): number {
+  const win = 2 ** (8 * pnLength);
+  const expected = largest + 1;
+  const candidate = expected - (expected % win) + truncated;
+  if (candidate <= expected - win / 2 && candidate + win < 2 ** 62) return candidate + win;
+  if (candidate > expected + win / 2 && candidate >= win) return candidate - win;
+  return candidate;
 }
+
+/** How many packets a suite is tried on: its first packets of key phase 0. */
+const PACKETS_TO_AUTHENTICATE = 8;
 
 function readDirection(datagrams: Captured[], dir: Direction, secret: Buffer, dcidLen: number): DirectionReading {
   const packets: Buffer[] = [];
@@ -148,30 +171,38 @@ function readDirection(datagrams: Captured[], dir: Direction, secret: Buffer, dc
   });
   const candidates: HpSuite[] =
     secret.length === 48 ? ['TLS_AES_256_GCM_SHA384'] : ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256'];
-  // The right key leaves the reserved bits (0x18) of every short header
-  // zero; a wrong one gives random bits, which a few packets can still pass
-  // by chance. Where both suites pass, the one whose packet numbers keep
-  // increasing is the right one (a wrong key scrambles them too).
-  let best: { suite: HpSuite; headers: Header[]; increasing: number } | undefined;
   for (const suite of candidates) {
     const mask = maskFunction(suite, secret);
-    const headers = packets.map((p): Header => {
-      const sample = p.subarray(1 + dcidLen + 4, 1 + dcidLen + 4 + 16);
-      const bits = mask(sample);
+    const open = packetOpener(suite, secret);
+    let largest = -1;
+    let tried = 0;
+    let authenticated = false;
+    const phases = packets.map((p) => {
+      const pnAt = 1 + dcidLen;
+      const bits = mask(p.subarray(pnAt + 4, pnAt + 4 + 16));
       const first = p[0]! ^ (bits[0]! & 0x1f);
       const pnLength = (first & 0x03) + 1;
-      let pn = 0;
-      for (let i = 0; i < pnLength; i++) pn = pn * 256 + (p[1 + dcidLen + i]! ^ bits[1 + i]!);
-      return { first, pn, pnLength };
+      const phase = (first >> 2) & 1;
+      if (!authenticated && phase === 0 && tried < PACKETS_TO_AUTHENTICATE) {
+        tried++;
+        const header = Buffer.from(p.subarray(0, pnAt + pnLength));
+        header[0] = first;
+        let truncated = 0;
+        for (let i = 0; i < pnLength; i++) {
+          header[pnAt + i]! ^= bits[1 + i]!;
+          truncated = truncated * 256 + header[pnAt + i]!;
+        }
+        const pn = expandPacketNumber(largest, truncated, pnLength);
+        if (open(header, pn, p.subarray(pnAt + pnLength))) {
+          authenticated = true;
+          largest = pn;
+        }
+      }
+      return phase;
     });
-    if (headers.length === 0 || !headers.every((h) => (h.first & 0x18) === 0)) continue;
-    const increasing = headers.filter((h, i) => i > 0 && increases(headers[i - 1]!, h)).length;
-    if (!best || increasing > best.increasing) best = { suite, headers, increasing };
-  }
-  if (best) {
-    const phases = best.headers.map((h) => (h.first >> 2) & 1);
-    const changes = phases.reduce((n, p, i) => (i > 0 && p !== phases[i - 1] ? n + 1 : n), 0);
-    return { packets: packets.length, suite: best.suite, phases, at, changes };
+    if (!authenticated) continue;
+    const changes = phases.reduce((n, ph, i) => (i > 0 && ph !== phases[i - 1] ? n + 1 : n), 0);
+    return { packets: packets.length, suite, phases, at, changes };
   }
   return { packets: packets.length, phases: [], at: [], changes: 0 };
 }
@@ -196,7 +227,7 @@ export function changesFrom(reading: DirectionReading, from: number): number {
  * Reads the 1-RTT packets of one connection: the client's source connection
  * ID length comes from its first Initial, the server's from the server's
  * first long-header packet; each connection's secrets in the key log are
- * tried until one unmasks every packet.
+ * tried until one authenticates packets in both directions.
  */
 export function readWire(datagrams: Captured[], keylog: readonly string[]): WireReading | undefined {
   const clientLong = datagrams.find((d) => d.dir === 'toServer' && longHeaderIds(d.data));
