@@ -34,7 +34,13 @@ function shutdown(bound: BoundEndpoint, hold: LoopHold, onReleased: () => void):
       callBinding(() => bound.endpoint.close(code, reason));
       // Draining takes three probe timeouts; a peer that never answers must
       // not keep the socket (and the process) forever.
-      await Promise.race([bound.endpoint.waitIdle(), new Promise((resolve) => setTimeout(resolve, DRAIN_LIMIT_MS).unref())]);
+      let limit: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([bound.endpoint.waitIdle(), new Promise((resolve) => (limit = setTimeout(resolve, DRAIN_LIMIT_MS).unref()))]);
+      } finally {
+        // A pending limit would keep this closure, and the endpoint, for its full 10 s.
+        clearTimeout(limit);
+      }
       await bound.release();
       hold.release();
       onReleased();

@@ -133,6 +133,7 @@ impl WasmEndpoint {
     /// Stops using the host's socket (after `close` and `waitIdle`).
     pub fn release(&self) {
         self.inner.release();
+        self.socket.borrow().detach();
     }
 
     #[wasm_bindgen(js_name = waitIdle)]

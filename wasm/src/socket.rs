@@ -22,7 +22,11 @@ const RECEIVE_QUEUE_LIMIT: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct HostSocket {
     local: SocketAddr,
-    send: SingleThreaded<js_sys::Function>,
+    /// `None` once detached. The host's function holds (through its
+    /// transport's receiver) the JavaScript endpoint object, which holds
+    /// this socket: held here for good, from wasm-bindgen's table of
+    /// JavaScript references, neither side could ever be collected.
+    send: SingleThreaded<RefCell<Option<js_sys::Function>>>,
     received: SingleThreaded<RefCell<Received>>,
 }
 
@@ -37,9 +41,14 @@ impl HostSocket {
     pub(crate) fn new(local: SocketAddr, send: js_sys::Function) -> Self {
         HostSocket {
             local,
-            send: SingleThreaded(send),
+            send: SingleThreaded(RefCell::new(Some(send))),
             received: SingleThreaded(RefCell::new(Received::default())),
         }
+    }
+
+    /// Lets go of the host's `send`: what quinn sends after is dropped.
+    pub(crate) fn detach(&self) {
+        self.send.borrow_mut().take();
     }
 
     pub(crate) fn deliver(&self, datagram: Vec<u8>, from: SocketAddr) {
@@ -64,11 +73,14 @@ impl AsyncUdpSocket for HostSocket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
+        let send = self.send.borrow();
+        let Some(send) = send.as_ref() else {
+            return Ok(());
+        };
         let bytes = js_sys::Uint8Array::from(transmit.contents);
         let address = JsValue::from_str(&transmit.destination.ip().to_string());
         let port = JsValue::from(transmit.destination.port());
-        self.send
-            .call3(&JsValue::NULL, &bytes, &address, &port)
+        send.call3(&JsValue::NULL, &bytes, &address, &port)
             .map(|_| ())
             .map_err(|e| io::Error::other(format!("datagram transport send failed: {e:?}")))
     }
