@@ -2,12 +2,18 @@
 //! UDP sockets (quinn-udp: GSO/GRO where the OS has them). Only
 //! translation lives here; protocol decisions are made in the core.
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod allocator;
 mod connection;
 mod endpoint;
 mod error;
 mod http3;
 pub mod message;
 mod stream;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOCATOR: allocator::LargeBlocksMapped = allocator::LargeBlocksMapped;
 
 /// The core version this addon was built from.
 #[napi_derive::napi]
