@@ -37,6 +37,14 @@ export function endpointOnTransport(
   const receive = (data: Uint8Array, address: string, port: number) => endpoint.receive(data, address, port);
   transport.onDatagram(receive);
   let current = transport;
+  // The transport before the last rebind stays open, and what arrives on it
+  // still reaches the endpoint: the peer goes on sending to our old address
+  // until a packet from the new one reaches it, and closing at once lost
+  // that whole flight. quinn peers resend it; quiche 0.18 never declares
+  // lost what it sent on a path it has since left, so the stream stalled
+  // for good. This is the lifetime core gives the native binding's previous
+  // socket: until the next rebind or the release.
+  let previous: DatagramTransport | undefined;
   return {
     endpoint,
     async rebind(address, port) {
@@ -48,13 +56,14 @@ export function endpointOnTransport(
         throw error;
       }
       next.onDatagram(receive);
-      const previous = current;
+      const retired = previous;
+      previous = current;
       current = next;
-      await previous.close();
+      await retired?.close();
     },
     release: async () => {
       endpoint.release();
-      await current.close();
+      await Promise.all([current.close(), previous?.close()]);
     },
   };
 }

@@ -96,10 +96,7 @@ const CHACHA20 = 'TLS_CHACHA20_POLY1305_SHA256';
  * shows them as failures, and a fix shows up as a surprise pass. Key:
  * `${server}>${client}>${case}`.
  */
-const KNOWN_FAILURES: Record<string, string> = {
-  'matrixai>quicbridge-wasm>migration':
-    'after the wasm client migrates to a new port mid-transfer, the @matrixai/quic server answers on the new path for a while and then stops, and the client idles out (5 of 5 runs on 2026-11-24; it passed at 49aca06; the native client passes); not yet understood',
-};
+const KNOWN_FAILURES: Record<string, string> = {};
 
 type Status = 'pass' | 'fail' | 'known-fail' | 'n/a' | 'skipped';
 interface Cell {

@@ -226,6 +226,9 @@ impl Endpoint {
         while sockets.len() > 1 {
             sockets.remove(0).release();
         }
+        if let Some(previous) = sockets.last() {
+            previous.retire();
+        }
         sockets.push(socket);
         Ok(())
     }

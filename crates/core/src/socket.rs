@@ -2,6 +2,7 @@ use std::fmt;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
@@ -16,6 +17,8 @@ use quinn::{AsyncUdpSocket, UdpPoller};
 /// sends are discarded and nothing is received.
 pub(crate) struct ReleasableSocket {
     socket: RwLock<Option<Arc<dyn AsyncUdpSocket>>>,
+    /// Replaced by a rebind: see [`retire`](Self::retire).
+    retired: AtomicBool,
     local: SocketAddr,
     may_fragment: bool,
     max_transmit_segments: usize,
@@ -30,7 +33,22 @@ impl ReleasableSocket {
             max_transmit_segments: socket.max_transmit_segments(),
             max_receive_segments: socket.max_receive_segments(),
             socket: RwLock::new(Some(socket)),
+            retired: AtomicBool::new(false),
         }))
+    }
+
+    /// Marks the socket as the one a rebind replaced. quinn (0.11) goes on
+    /// reading it until traffic arrives on the new one, but when its
+    /// per-poll receive budget cuts that read short it drops the "more to
+    /// do" and does not poll again; as the read returned data rather than
+    /// `Pending`, no waker is registered either, so what the peer still
+    /// sent to the old address would wait in the socket's buffer until
+    /// something else happened to wake the endpoint (seen: a reply to the
+    /// old port unread for seconds). A retired socket therefore asks to be
+    /// polled again after every read that returned data, until one comes
+    /// back `Pending`.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn release(&self) {
@@ -88,10 +106,14 @@ impl AsyncUdpSocket for ReleasableSocket {
         bufs: &mut [IoSliceMut<'_>],
         meta: &mut [RecvMeta],
     ) -> Poll<io::Result<usize>> {
-        match &*self.slot() {
+        let received = match &*self.slot() {
             Some(socket) => socket.poll_recv(cx, bufs, meta),
             None => Poll::Pending,
+        };
+        if received.is_ready() && self.retired.load(Ordering::Relaxed) {
+            cx.waker().wake_by_ref();
         }
+        received
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -134,5 +156,87 @@ impl UdpPoller for ReleasablePoller {
             self.waiting = None;
         }
         ready
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Wake, Waker};
+
+    use super::*;
+
+    /// A socket that always has one datagram waiting.
+    #[derive(Debug)]
+    struct AlwaysReadable;
+
+    impl AsyncUdpSocket for AlwaysReadable {
+        fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn UdpPoller>> {
+            unreachable!("not sent on")
+        }
+
+        fn try_send(&self, _transmit: &Transmit) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn poll_recv(
+            &self,
+            _cx: &mut Context,
+            bufs: &mut [IoSliceMut<'_>],
+            meta: &mut [RecvMeta],
+        ) -> Poll<io::Result<usize>> {
+            bufs[0][0] = 1;
+            meta[0] = RecvMeta {
+                addr: self.local_addr()?,
+                len: 1,
+                stride: 1,
+                ecn: None,
+                dst_ip: None,
+            };
+            Poll::Ready(Ok(1))
+        }
+
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            Ok(SocketAddr::from(([127, 0, 0, 1], 4433)))
+        }
+    }
+
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn wakes_after_one_read(socket: &ReleasableSocket) -> usize {
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut buf = [0u8; 16];
+        let mut bufs = [IoSliceMut::new(&mut buf)];
+        let mut meta = [RecvMeta::default()];
+        assert!(matches!(
+            socket.poll_recv(&mut cx, &mut bufs, &mut meta),
+            Poll::Ready(Ok(1))
+        ));
+        counter.0.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_retired_socket_asks_to_be_read_again_after_data() {
+        let socket = ReleasableSocket::wrap(Arc::new(AlwaysReadable)).unwrap();
+        assert_eq!(
+            wakes_after_one_read(&socket),
+            0,
+            "the socket in use relies on quinn's own budget"
+        );
+        socket.retire();
+        assert_eq!(wakes_after_one_read(&socket), 1);
     }
 }
