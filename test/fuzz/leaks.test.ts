@@ -10,11 +10,15 @@
  * - active handles: exactly the baseline's;
  * - JavaScript heap in use: at most +4 MiB (a leak of 400 bytes per
  *   connection over 10 000 connections would exceed it);
- * - external memory (wasm's linear memory, Buffers): at most +16 MiB (it
- *   only grows, to the peak of what was live at once);
  * - RSS: at most +64 MiB (V8 keeps heap pages and the native allocator
  *   freed memory; a leak of 1 KiB per connection and per stream over
  *   10 000 connections and 100 000 streams would be ~110 MiB).
+ * External memory (Buffers, and wasm's linear memory) is logged, not
+ * checked: wasm's memory never shrinks, and its peak follows when V8
+ * collects the JavaScript wrappers that own Rust objects (a closed
+ * connection's state is freed when its last wrapper is), not how much is
+ * leaked. What wasm still holds at the end shows in RSS, as its pages stay
+ * resident.
  *
  * Scale: 1 000 connections and 10 000 streams by default; with
  * QUICBRIDGE_LONG_TESTS=1 (CI), 10 000 connections and 100 000 streams
@@ -40,7 +44,7 @@ const LONG = process.env.QUICBRIDGE_LONG_TESTS === '1';
 const CONNECTIONS = Number(process.env.QUICBRIDGE_LEAK_CONNECTIONS ?? (LONG ? 10_000 : 1_000));
 const STREAMS = Number(process.env.QUICBRIDGE_LEAK_STREAMS ?? (LONG ? 100_000 : 10_000));
 const MiB = 1024 * 1024;
-const TOLERANCE = { heapUsed: 4 * MiB, external: 16 * MiB, rss: 64 * MiB };
+const TOLERANCE = { heapUsed: 4 * MiB, rss: 64 * MiB };
 /** Connections made at once; the server accepts this many and more. */
 const AT_ONCE = 20;
 
@@ -91,6 +95,11 @@ test.serial(`${CONNECTIONS} connections and ${STREAMS} streams opened and closed
   }
   async function connections(count: number): Promise<void> {
     await pool(count, AT_ONCE, async () => {
+      // A client endpoint drains, holding its socket, after close() has
+      // resolved; were new connections not to wait for them, how many
+      // endpoints are alive at once (and the peak memory) would depend on
+      // how fast the machine drains.
+      while (handles() > initialHandles + 2 * AT_ONCE) await new Promise((resolve) => setTimeout(resolve, 5));
       const c = await connect(options);
       const s = await c.openStream();
       s.end(Buffer.from('ping'));
@@ -127,13 +136,14 @@ test.serial(`${CONNECTIONS} connections and ${STREAMS} streams opened and closed
   await quiesce();
   const after = memory();
   const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
-  for (const key of ['rss', 'heapUsed', 'external'] as const) {
+  for (const key of ['rss', 'heapUsed'] as const) {
     t.log(`${key}: ${mib(base[key])} -> ${mib(after[key])} (tolerance +${mib(TOLERANCE[key])})`);
   }
+  t.log(`external: ${mib(base.external)} -> ${mib(after.external)} (not checked)`);
   t.log(`active handles: ${base.handles} -> ${after.handles}`);
   t.is(server.connectionCount, 0, 'the server holds no connection');
   t.is(after.handles, base.handles, 'active handles back at the baseline');
-  for (const key of ['rss', 'heapUsed', 'external'] as const) {
+  for (const key of ['rss', 'heapUsed'] as const) {
     t.true(after[key] <= base[key] + TOLERANCE[key], `${key} grew by ${mib(after[key] - base[key])}`);
   }
   await server.close();
