@@ -243,23 +243,26 @@ pub fn decode_message_head(prefix: &[u8], total_len: usize) -> Result<HeadDecode
         .map_err(|e| bad(format!("message header: {}", e.message())))?;
     let metadata_length = read_u32(prefix, metadata_at).expect("checked above");
     let metadata_offset = metadata_at + 4;
-    let payload_at = metadata_offset
+    // Checked: on wasm32, usize is 32 bits and a peer's metadata length
+    // near 2^32 would otherwise wrap the offsets past it.
+    let Some(payload_offset) = metadata_offset
         .checked_add(metadata_length)
-        .ok_or_else(|| bad("message metadata length overflows"))?;
-    if payload_at + 4 > total_len {
+        .and_then(|at| at.checked_add(4))
+        .filter(|&offset| offset <= total_len)
+    else {
         return Err(bad(format!(
             "message frame of {total_len} bytes ends inside its metadata ({metadata_length} bytes said)"
         )));
-    }
-    if prefix.len() < payload_at + 4 {
-        return Ok(HeadDecode::Needs(payload_at + 4));
+    };
+    let payload_at = payload_offset - 4;
+    if prefix.len() < payload_offset {
+        return Ok(HeadDecode::Needs(payload_offset));
     }
     if metadata_length > 0 {
         check_metadata(&prefix[metadata_offset..payload_at])?;
     }
     let payload_length = read_u32(prefix, payload_at).expect("checked above");
-    let payload_offset = payload_at + 4;
-    if payload_offset + payload_length != total_len {
+    if total_len - payload_offset != payload_length {
         return Err(bad(format!(
             "message payload is said to be {payload_length} bytes, the frame holds {}",
             total_len - payload_offset
@@ -429,6 +432,19 @@ mod tests {
         assert!(needed > 100_000 && needed < bytes.len());
         let head = complete(&bytes[..needed], bytes.len());
         assert_eq!(&bytes[head.payload_offset..], b"payload");
+    }
+
+    #[test]
+    fn a_metadata_length_near_2_32_is_a_bad_frame() {
+        // On wasm32 the offset past the payload length field (2^32 here)
+        // wrapped and the metadata slice then panicked.
+        let mut bytes = vec![b'M', VERSION];
+        bytes.extend_from_slice(&(HEADER.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(HEADER.as_bytes());
+        let metadata_length = u32::MAX - 3 - (10 + HEADER.len() as u32);
+        bytes.extend_from_slice(&metadata_length.to_be_bytes());
+        bytes.extend_from_slice(b"{}\0\0\0\0");
+        assert!(bad_frame(&bytes).message().contains("inside its metadata"));
     }
 
     #[test]
