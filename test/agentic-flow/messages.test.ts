@@ -84,6 +84,18 @@ test('malformed frames are ERR_QUIC_BAD_FRAME', (t) => {
   }
 });
 
+test('a frame with a header of the largest size and metadata decodes', (t) => {
+  // 64 KiB of header JSON puts the metadata length past the first 64 KiB
+  // of the frame: the first look must reach it, or the core has to ask for
+  // more twice.
+  const header = JSON.stringify({ id: 'big', type: 'task', timestamp: 1 }).padEnd(64 * 1024, ' ');
+  const metadata = JSON.stringify({ k: 'v' });
+  const frame = handFrame(header, metadata.length, Buffer.concat([Buffer.from(metadata), Buffer.from([0, 0, 0, 2]), Buffer.from('hi')]));
+  const decoded = decodeMessage(codec(), frame);
+  t.deepEqual(decoded.metadata, { k: 'v' });
+  t.is(Buffer.from(decoded.payload).toString(), 'hi');
+});
+
 test('sendMessage resolves once the server acknowledges: every type, byte-exact payloads, metadata round trips', async (t) => {
   const { server, addr, pki } = await startServer();
   const received: QuicMessage[] = [];

@@ -132,6 +132,14 @@ fn outcome(result: Result<HeadDecode>) -> Option<DecodedHead> {
 /// The head of a frame of `total` bytes, decoded as a receiver does: from
 /// the first `first_look` bytes, then as many as the decoder asks for.
 fn decode_incrementally(frame: &[u8], total: usize, first_look: usize) -> Option<DecodedHead> {
+    // Receivers size their first look so that it holds the header and the
+    // metadata length (lib/agentic-flow/message.ts), and rely on being
+    // asked for more at most once after that.
+    let lengths_seen = |seen: usize| match frame.first_chunk::<6>() {
+        Some([_, _, len @ ..]) => seen >= 10 + u32::from_be_bytes(*len) as usize,
+        None => false,
+    };
+    let mut asked_with_lengths_seen = false;
     let mut seen = first_look.min(frame.len());
     loop {
         match bad_frame(
@@ -144,6 +152,13 @@ fn decode_incrementally(frame: &[u8], total: usize, first_look: usize) -> Option
                     seen < n && n <= total,
                     "with {seen} of {total} bytes seen, the decoder asked for {n}"
                 );
+                if lengths_seen(seen) {
+                    assert!(
+                        !asked_with_lengths_seen,
+                        "asked for more twice after every length was in view"
+                    );
+                    asked_with_lengths_seen = true;
+                }
                 if n > frame.len() {
                     return None;
                 }

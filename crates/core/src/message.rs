@@ -193,7 +193,10 @@ pub struct DecodedHead {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeadDecode {
     Complete(DecodedHead),
-    /// Call again with at least this many bytes of the frame.
+    /// Call again with at least this many bytes of the frame. Once the
+    /// prefix holds the header and the metadata length after it (any
+    /// prefix of `MAX_HEADER_LEN + 10` bytes does), every length is known
+    /// and this is the last time.
     Needs(usize),
 }
 
@@ -432,6 +435,25 @@ mod tests {
         assert!(needed > 100_000 && needed < bytes.len());
         let head = complete(&bytes[..needed], bytes.len());
         assert_eq!(&bytes[head.payload_offset..], b"payload");
+    }
+
+    #[test]
+    fn once_the_lengths_are_in_view_more_is_asked_for_once() {
+        let header = HEADER.to_string() + &" ".repeat(MAX_HEADER_LEN - HEADER.len());
+        let metadata = br#"{"k":"v"}"#;
+        let mut bytes = vec![b'M', VERSION];
+        bytes.extend_from_slice(&(header.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&(metadata.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(metadata);
+        bytes.extend_from_slice(&[0, 0, 0, 2, b'h', b'i']);
+        let needed = match decode_message_head(&bytes[..MAX_HEADER_LEN + 10], bytes.len()).unwrap()
+        {
+            HeadDecode::Needs(n) => n,
+            other => panic!("{other:?}"),
+        };
+        let head = complete(&bytes[..needed], bytes.len());
+        assert_eq!(&bytes[head.payload_offset..], b"hi");
     }
 
     #[test]
