@@ -61,6 +61,11 @@ const seeds = {
   // Sender side: header JSON, then after a newline the metadata JSON.
   'header-json': text(`${HEADER}\n{"priority":1}`),
   'reply-json': text('{"id":"m-1","error":"busy"}'),
+  // serde reads a struct from an array of its fields too; the format's
+  // JSON parts are objects (an array header was once accepted).
+  'message-array-header': messageFrame({ header: '["m-1","task",1]' }),
+  'reply-array': reply('A', '["m-1"]'),
+  'header-json-array': text('["m-1","task",1]'),
 };
 
 mkdirSync(dir, { recursive: true });

@@ -24,6 +24,7 @@
 //! Metadata travels as the JSON text the sender wrote (checked to be an
 //! object, never re-serialized), so key order and number spelling survive.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -129,6 +130,15 @@ impl MessageHeader {
     }
 }
 
+/// The JSON of a header or reply, which the format says is an object:
+/// serde would also read the struct from an array of its fields in order.
+fn from_object<T: DeserializeOwned>(json: &[u8]) -> std::result::Result<T, String> {
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("expected a JSON object".into());
+    }
+    serde_json::from_slice(json).map_err(|e| e.to_string())
+}
+
 fn length(value: usize, what: &str) -> Result<[u8; 4]> {
     u32::try_from(value)
         .map(u32::to_be_bytes)
@@ -151,7 +161,7 @@ pub fn encode_message_head(
     metadata: Option<&str>,
     payload_len: u64,
 ) -> Result<Vec<u8>> {
-    let header: MessageHeader = serde_json::from_str(header)
+    let header: MessageHeader = from_object(header.as_bytes())
         .map_err(|e| Error::invalid_arg(format!("message header: {e}")))?;
     header
         .check()
@@ -239,8 +249,8 @@ pub fn decode_message_head(prefix: &[u8], total_len: usize) -> Result<HeadDecode
     if prefix.len() < metadata_at + 4 {
         return truncated(metadata_at + 4);
     }
-    let header: MessageHeader = serde_json::from_slice(&prefix[6..metadata_at])
-        .map_err(|e| bad(format!("message header: {e}")))?;
+    let header: MessageHeader =
+        from_object(&prefix[6..metadata_at]).map_err(|e| bad(format!("message header: {e}")))?;
     header
         .check()
         .map_err(|e| bad(format!("message header: {}", e.message())))?;
@@ -313,7 +323,7 @@ pub fn encode_reply(reply: &Reply) -> Result<Vec<u8>> {
 }
 
 pub fn reply_from_json(json: &str) -> Result<Reply> {
-    serde_json::from_str(json).map_err(|e| Error::invalid_arg(format!("reply: {e}")))
+    from_object(json.as_bytes()).map_err(|e| Error::invalid_arg(format!("reply: {e}")))
 }
 
 /// Decodes a whole reply frame (everything the receiver sent back).
@@ -341,8 +351,7 @@ pub fn decode_reply(frame: &[u8]) -> Result<Reply> {
             frame.len() - 6
         )));
     }
-    let reply: Reply =
-        serde_json::from_slice(&frame[6..]).map_err(|e| bad(format!("reply: {e}")))?;
+    let reply: Reply = from_object(&frame[6..]).map_err(|e| bad(format!("reply: {e}")))?;
     if accepted != reply.error.is_none() {
         return Err(bad("reply kind and content disagree"));
     }
@@ -511,6 +520,7 @@ mod tests {
             r#"{"id":"a","type":"b","timestamp":1,"extra":1}"#,
             r#"{"id":"","type":"b","timestamp":1}"#,
             r#"{"id":"a","type":"b","timestamp":-1}"#,
+            r#"["a","b",1]"#,
         ] {
             let mut bytes = vec![b'M', 1];
             bytes.extend_from_slice(&(header.len() as u32).to_be_bytes());
@@ -541,6 +551,7 @@ mod tests {
             (r#"{"id":"a","type":"task"}"#, None),
             (HEADER, Some("[]")),
             (HEADER, Some("nope")),
+            (r#" ["a","task",1]"#, None),
         ] {
             let err = encode_message_head(header, metadata, 0).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidArg, "{header} {metadata:?}");
@@ -585,8 +596,19 @@ mod tests {
         .unwrap();
         let mut lying = good.clone();
         lying[0] = b'N';
-        for bytes in [&good[..3], &good[..good.len() - 1], &lying[..], b"Z\x01"] {
+        let array = b"A\x01\0\0\0\x07[\"m-1\"]";
+        for bytes in [
+            &good[..3],
+            &good[..good.len() - 1],
+            &lying[..],
+            b"Z\x01",
+            array,
+        ] {
             assert_eq!(decode_reply(bytes).unwrap_err().code(), ErrorCode::BadFrame);
         }
+        assert_eq!(
+            reply_from_json(r#"["m-1"]"#).unwrap_err().code(),
+            ErrorCode::InvalidArg
+        );
     }
 }
