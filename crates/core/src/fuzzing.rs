@@ -121,11 +121,12 @@ fn bad_frame<T>(result: Result<T>, what: &str) -> Option<T> {
     only(result, ErrorCode::BadFrame, what)
 }
 
-/// What a decode of a whole frame's head came to, for comparing decodes.
+/// What a decode came to when every byte before the payload was given, for
+/// comparing decodes: asking for more then is a failure.
 fn outcome(result: Result<HeadDecode>) -> Option<DecodedHead> {
     match bad_frame(result, "message head")? {
         HeadDecode::Complete(head) => Some(head),
-        HeadDecode::Needs(n) => panic!("the whole frame was given and more ({n}) was asked for"),
+        HeadDecode::Needs(n) => panic!("given all of a head, the decoder asked for {n} bytes"),
     }
 }
 
