@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust tests, then the one ava suite (test/suite) four
-# times — native, wasm, and the two cross-backend pairs (client on one
-# backend, server on the other) — then the agentic-flow surface on each
-# backend, then the loader, relay, docs, install and CLI tests.
+# The whole test suite: Rust tests and a short cargo-fuzz run of the core's
+# parsers, then the one ava suite (test/suite) four times — native, wasm,
+# and the two cross-backend pairs (client on one backend, server on the
+# other) — then the agentic-flow surface on each backend, then the loader,
+# relay, docs, install and CLI tests.
 # Builds first (incrementally) so nothing stale is tested.
 source "$(dirname "$0")/toolchain.sh"
 cd "$REPO_ROOT"
@@ -12,6 +13,10 @@ AVA_LIMIT=${QUICBRIDGE_TEST_LIMIT:-20m}
 npm run build
 log "Rust tests"
 cargo test -p quicbridge-core --quiet
+# 20 s per target fits CI's budget; without ASan (the core has no unsafe
+# code) that is several times the inputs. scripts/fuzz.sh alone runs longer.
+QUICBRIDGE_FUZZ_SECONDS="${QUICBRIDGE_FUZZ_SECONDS:-20}" \
+  QUICBRIDGE_FUZZ_SANITIZER="${QUICBRIDGE_FUZZ_SANITIZER:-none}" scripts/fuzz.sh
 for pair in native:native wasm:wasm native:wasm wasm:native; do
   client=${pair%:*}
   server=${pair#*:}

@@ -249,7 +249,8 @@ export function resolveQuicConfig(config: QuicConfig | undefined, role: Role, en
     maxConnections: int('maxConnections', 1, 1_000_000),
     connectionTimeout: int('connectionTimeout', 0, MAX_TIMER_MS, ' (0: no limit)'),
     idleTimeout: int('idleTimeout', 0, Number.MAX_SAFE_INTEGER, ' (0: never)'),
-    maxConcurrentStreams: int('maxConcurrentStreams', 0, 2 ** 50),
+    // The core's stream limit (crates/core/src/config.rs MAX_STREAMS).
+    maxConcurrentStreams: int('maxConcurrentStreams', 0, 65_536),
     streamTimeout: int('streamTimeout', 0, MAX_TIMER_MS, ' (0: no limit)'),
     initialCongestionWindow,
     maxDatagramSize,

@@ -99,8 +99,12 @@ interface DecodedHead {
   payloadLength: number;
 }
 
-/** The bytes of a frame the core is first shown: any header and the usual metadata. */
-const FIRST_LOOK_BYTES = 64 * 1024;
+/**
+ * The bytes of a frame the core is first shown: kind and version, the
+ * longest header (64 KiB) with its length, and the metadata length. With
+ * those seen the core knows every length and asks for more at most once.
+ */
+const FIRST_LOOK_BYTES = 2 + 4 + 64 * 1024 + 4;
 
 /** A whole received frame as a message; the payload is a view into `frame`. ERR_QUIC_BAD_FRAME if malformed. */
 export function decodeMessage(codec: BackendMessageCodec, frame: Buffer): QuicMessage {

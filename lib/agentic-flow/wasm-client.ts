@@ -74,7 +74,8 @@ function checkConfig(value: unknown): ConnectionConfig {
   };
   if (typeof config.server_name !== 'string' || config.server_name.length === 0) throw invalidArg(`config.server_name must be a non-empty string, got ${describeValue(config.server_name)}`);
   int('max_idle_timeout_ms', 0, Number.MAX_SAFE_INTEGER);
-  int('max_concurrent_streams', 0, 2 ** 50);
+  // The core's stream limit (crates/core/src/config.rs MAX_STREAMS).
+  int('max_concurrent_streams', 0, 65_536);
   bool('enable_0rtt');
   bool('verify_peer');
   int('connect_timeout_ms', 0, MAX_TIMER_MS);

@@ -62,12 +62,38 @@ test('the framing carries payload bytes untouched and metadata as the JSON it wa
   t.deepEqual({ ...decoded, payload: undefined }, { ...message, payload: undefined });
 });
 
+/** A message frame laid out by hand (docs/agentic-flow.md), lengths as given. */
+function handFrame(header: string, metadataLength: number, rest: Buffer): Buffer {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  return Buffer.concat([Buffer.from('M\x01'), u32(Buffer.byteLength(header)), Buffer.from(header), u32(metadataLength), rest]);
+}
+
 test('malformed frames are ERR_QUIC_BAD_FRAME', (t) => {
   const good = Buffer.concat([codec().encodeMessageHead(JSON.stringify({ id: 'a', type: 'task', timestamp: 1 }), null, 3), Buffer.from('xyz')]);
-  for (const bad of [good.subarray(0, 5), good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.from([0])]), Buffer.from('S\x01abc'), Buffer.from('M\x07')]) {
+  const header = JSON.stringify({ id: 'a', type: 'task', timestamp: 1 });
+  // The payload length field said to sit at 2^32 - 4: on wasm32 the offset
+  // past it wrapped to 0 and the core trapped instead of refusing the frame.
+  const wrapping = handFrame(header, 2 ** 32 - 4 - (10 + header.length), Buffer.from('{}\0\0\0\0'));
+  for (const bad of [good.subarray(0, 5), good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.from([0])]), Buffer.from('S\x01abc'), Buffer.from('M\x07'), wrapping]) {
     const error = t.throws<QuicError>(() => decodeMessage(codec(), bad));
     t.is(error?.code, 'ERR_QUIC_BAD_FRAME', error?.message);
   }
+});
+
+test('a frame with a header of the largest size and metadata decodes', (t) => {
+  // 64 KiB of header JSON puts the metadata length past the first 64 KiB
+  // of the frame: the first look must reach it, or the core has to ask for
+  // more twice.
+  const header = JSON.stringify({ id: 'big', type: 'task', timestamp: 1 }).padEnd(64 * 1024, ' ');
+  const metadata = JSON.stringify({ k: 'v' });
+  const frame = handFrame(header, metadata.length, Buffer.concat([Buffer.from(metadata), Buffer.from([0, 0, 0, 2]), Buffer.from('hi')]));
+  const decoded = decodeMessage(codec(), frame);
+  t.deepEqual(decoded.metadata, { k: 'v' });
+  t.is(Buffer.from(decoded.payload).toString(), 'hi');
 });
 
 test('sendMessage resolves once the server acknowledges: every type, byte-exact payloads, metadata round trips', async (t) => {

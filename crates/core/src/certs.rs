@@ -57,8 +57,17 @@ pub fn generate_self_signed(
     let mut subject = DistinguishedName::new();
     subject.push(DnType::CommonName, names[0].as_str());
     params.distinguished_name = subject;
-    params.not_before = now - Duration::days(1);
-    params.not_after = now + Duration::days(i64::from(valid_days));
+    // X.509 times have four-digit years (RFC 5280 §4.1.2.5.2): rcgen
+    // panics on a year before 0, and `time` on one past 9999.
+    let not_before = now.checked_sub(Duration::days(1)).filter(|t| t.year() >= 0);
+    let not_after = now.checked_add(Duration::days(i64::from(valid_days)));
+    let (Some(not_before), Some(not_after)) = (not_before, not_after) else {
+        return Err(Error::invalid_arg(format!(
+            "now: {now_unix} puts the certificate's validity outside the years 0 to 9999"
+        )));
+    };
+    params.not_before = not_before;
+    params.not_after = not_after;
     let key = KeyPair::generate()
         .map_err(|e| Error::invalid_state(format!("key generation failed: {e}")))?;
     let cert = params
@@ -105,5 +114,23 @@ mod tests {
         assert!(generate_self_signed(&[], 0, 30).is_err());
         assert!(generate_self_signed(&["bad name!".into()], 0, 30).is_err());
         assert!(generate_self_signed(&["localhost".into()], 0, 0).is_err());
+    }
+
+    #[test]
+    fn refuses_a_validity_outside_four_digit_years() {
+        const YEAR_0: i64 = -62_167_219_200;
+        const END_OF_9999: i64 = 253_402_300_799;
+        for (now, days) in [
+            (END_OF_9999, 1),
+            (END_OF_9999 - 86_400 * 10, 30),
+            (YEAR_0, 1),
+            (-377_705_116_800, 1),
+        ] {
+            let err = generate_self_signed(&["localhost".into()], now, days).unwrap_err();
+            assert_eq!(err.code(), crate::ErrorCode::InvalidArg, "{now}");
+            assert!(err.message().starts_with("now:"), "{}", err.message());
+        }
+        assert!(generate_self_signed(&["localhost".into()], YEAR_0 + 86_400, 1).is_ok());
+        assert!(generate_self_signed(&["localhost".into()], END_OF_9999 - 86_400, 1).is_ok());
     }
 }

@@ -107,6 +107,11 @@ pub(crate) const DEFAULT_DATAGRAM_BUFFER: u64 = MIB;
 /// The largest window anyone may configure: a hard cap on what a peer can
 /// make us buffer, whatever the options say.
 const MAX_WINDOW: u64 = 1024 * MIB;
+/// The most streams a peer may have open at once, per direction type.
+/// quinn sets up state for every one of them when a connection starts
+/// (`StreamsState::new`): 2^31 hung the process for minutes; 2^16 takes a
+/// few milliseconds and a few MiB.
+pub(crate) const MAX_STREAMS: u64 = 65_536;
 /// The smallest initial congestion window: one minimum-size QUIC packet.
 const MIN_INITIAL_WINDOW: u64 = 1200;
 /// QUIC's minimum and the largest UDP payload over IPv4.
@@ -169,14 +174,14 @@ impl TransportOptions {
             self.max_concurrent_bidi_streams,
             DEFAULT_MAX_STREAMS,
             0,
-            1 << 60,
+            MAX_STREAMS,
             "maxConcurrentBidiStreams",
         )?;
         let uni = bounded(
             self.max_concurrent_uni_streams,
             DEFAULT_MAX_STREAMS,
             0,
-            1 << 60,
+            MAX_STREAMS,
             "maxConcurrentUniStreams",
         )?;
         config.max_concurrent_bidi_streams(varint(bidi));
@@ -502,6 +507,29 @@ mod tests {
         };
         let err = huge.to_quinn(DONT_FRAGMENT).unwrap_err();
         assert!(err.message().contains("receiveWindow"));
+    }
+
+    #[test]
+    fn stream_limits_are_bounded() {
+        for (field, options) in [
+            (
+                "maxConcurrentBidiStreams",
+                TransportOptions {
+                    max_concurrent_bidi_streams: Some(MAX_STREAMS + 1),
+                    ..Default::default()
+                },
+            ),
+            (
+                "maxConcurrentUniStreams",
+                TransportOptions {
+                    max_concurrent_uni_streams: Some(1 << 31),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+            assert!(err.message().contains(field), "{}", err.message());
+        }
     }
 
     #[test]

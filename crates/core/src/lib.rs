@@ -13,7 +13,10 @@ mod connection;
 mod endpoint;
 mod error;
 #[cfg(test)]
-mod fuzz_config;
+mod fuzz_replay;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http3;
 pub mod message;
 mod socket;

@@ -24,6 +24,7 @@
 //! Metadata travels as the JSON text the sender wrote (checked to be an
 //! object, never re-serialized), so key order and number spelling survive.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -129,6 +130,15 @@ impl MessageHeader {
     }
 }
 
+/// The JSON of a header or reply, which the format says is an object:
+/// serde would also read the struct from an array of its fields in order.
+fn from_object<T: DeserializeOwned>(json: &[u8]) -> std::result::Result<T, String> {
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("expected a JSON object".into());
+    }
+    serde_json::from_slice(json).map_err(|e| e.to_string())
+}
+
 fn length(value: usize, what: &str) -> Result<[u8; 4]> {
     u32::try_from(value)
         .map(u32::to_be_bytes)
@@ -151,7 +161,7 @@ pub fn encode_message_head(
     metadata: Option<&str>,
     payload_len: u64,
 ) -> Result<Vec<u8>> {
-    let header: MessageHeader = serde_json::from_str(header)
+    let header: MessageHeader = from_object(header.as_bytes())
         .map_err(|e| Error::invalid_arg(format!("message header: {e}")))?;
     header
         .check()
@@ -193,7 +203,10 @@ pub struct DecodedHead {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeadDecode {
     Complete(DecodedHead),
-    /// Call again with at least this many bytes of the frame.
+    /// Call again with at least this many bytes of the frame. Once the
+    /// prefix holds the header and the metadata length after it (any
+    /// prefix of `MAX_HEADER_LEN + 10` bytes does), every length is known
+    /// and this is the last time.
     Needs(usize),
 }
 
@@ -236,30 +249,33 @@ pub fn decode_message_head(prefix: &[u8], total_len: usize) -> Result<HeadDecode
     if prefix.len() < metadata_at + 4 {
         return truncated(metadata_at + 4);
     }
-    let header: MessageHeader = serde_json::from_slice(&prefix[6..metadata_at])
-        .map_err(|e| bad(format!("message header: {e}")))?;
+    let header: MessageHeader =
+        from_object(&prefix[6..metadata_at]).map_err(|e| bad(format!("message header: {e}")))?;
     header
         .check()
         .map_err(|e| bad(format!("message header: {}", e.message())))?;
     let metadata_length = read_u32(prefix, metadata_at).expect("checked above");
     let metadata_offset = metadata_at + 4;
-    let payload_at = metadata_offset
+    // Checked: on wasm32, usize is 32 bits and a peer's metadata length
+    // near 2^32 would otherwise wrap the offsets past it.
+    let Some(payload_offset) = metadata_offset
         .checked_add(metadata_length)
-        .ok_or_else(|| bad("message metadata length overflows"))?;
-    if payload_at + 4 > total_len {
+        .and_then(|at| at.checked_add(4))
+        .filter(|&offset| offset <= total_len)
+    else {
         return Err(bad(format!(
             "message frame of {total_len} bytes ends inside its metadata ({metadata_length} bytes said)"
         )));
-    }
-    if prefix.len() < payload_at + 4 {
-        return Ok(HeadDecode::Needs(payload_at + 4));
+    };
+    let payload_at = payload_offset - 4;
+    if prefix.len() < payload_offset {
+        return Ok(HeadDecode::Needs(payload_offset));
     }
     if metadata_length > 0 {
         check_metadata(&prefix[metadata_offset..payload_at])?;
     }
     let payload_length = read_u32(prefix, payload_at).expect("checked above");
-    let payload_offset = payload_at + 4;
-    if payload_offset + payload_length != total_len {
+    if total_len - payload_offset != payload_length {
         return Err(bad(format!(
             "message payload is said to be {payload_length} bytes, the frame holds {}",
             total_len - payload_offset
@@ -307,7 +323,7 @@ pub fn encode_reply(reply: &Reply) -> Result<Vec<u8>> {
 }
 
 pub fn reply_from_json(json: &str) -> Result<Reply> {
-    serde_json::from_str(json).map_err(|e| Error::invalid_arg(format!("reply: {e}")))
+    from_object(json.as_bytes()).map_err(|e| Error::invalid_arg(format!("reply: {e}")))
 }
 
 /// Decodes a whole reply frame (everything the receiver sent back).
@@ -335,8 +351,7 @@ pub fn decode_reply(frame: &[u8]) -> Result<Reply> {
             frame.len() - 6
         )));
     }
-    let reply: Reply =
-        serde_json::from_slice(&frame[6..]).map_err(|e| bad(format!("reply: {e}")))?;
+    let reply: Reply = from_object(&frame[6..]).map_err(|e| bad(format!("reply: {e}")))?;
     if accepted != reply.error.is_none() {
         return Err(bad("reply kind and content disagree"));
     }
@@ -432,6 +447,38 @@ mod tests {
     }
 
     #[test]
+    fn once_the_lengths_are_in_view_more_is_asked_for_once() {
+        let header = HEADER.to_string() + &" ".repeat(MAX_HEADER_LEN - HEADER.len());
+        let metadata = br#"{"k":"v"}"#;
+        let mut bytes = vec![b'M', VERSION];
+        bytes.extend_from_slice(&(header.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&(metadata.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(metadata);
+        bytes.extend_from_slice(&[0, 0, 0, 2, b'h', b'i']);
+        let needed = match decode_message_head(&bytes[..MAX_HEADER_LEN + 10], bytes.len()).unwrap()
+        {
+            HeadDecode::Needs(n) => n,
+            other => panic!("{other:?}"),
+        };
+        let head = complete(&bytes[..needed], bytes.len());
+        assert_eq!(&bytes[head.payload_offset..], b"hi");
+    }
+
+    #[test]
+    fn a_metadata_length_near_2_32_is_a_bad_frame() {
+        // On wasm32 the offset past the payload length field (2^32 here)
+        // wrapped and the metadata slice then panicked.
+        let mut bytes = vec![b'M', VERSION];
+        bytes.extend_from_slice(&(HEADER.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(HEADER.as_bytes());
+        let metadata_length = u32::MAX - 3 - (10 + HEADER.len() as u32);
+        bytes.extend_from_slice(&metadata_length.to_be_bytes());
+        bytes.extend_from_slice(b"{}\0\0\0\0");
+        assert!(bad_frame(&bytes).message().contains("inside its metadata"));
+    }
+
+    #[test]
     fn no_metadata_and_an_empty_payload() {
         let bytes = frame(HEADER, None, b"");
         let head = complete(&bytes, bytes.len());
@@ -473,6 +520,7 @@ mod tests {
             r#"{"id":"a","type":"b","timestamp":1,"extra":1}"#,
             r#"{"id":"","type":"b","timestamp":1}"#,
             r#"{"id":"a","type":"b","timestamp":-1}"#,
+            r#"["a","b",1]"#,
         ] {
             let mut bytes = vec![b'M', 1];
             bytes.extend_from_slice(&(header.len() as u32).to_be_bytes());
@@ -503,6 +551,7 @@ mod tests {
             (r#"{"id":"a","type":"task"}"#, None),
             (HEADER, Some("[]")),
             (HEADER, Some("nope")),
+            (r#" ["a","task",1]"#, None),
         ] {
             let err = encode_message_head(header, metadata, 0).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidArg, "{header} {metadata:?}");
@@ -547,8 +596,19 @@ mod tests {
         .unwrap();
         let mut lying = good.clone();
         lying[0] = b'N';
-        for bytes in [&good[..3], &good[..good.len() - 1], &lying[..], b"Z\x01"] {
+        let array = b"A\x01\0\0\0\x07[\"m-1\"]";
+        for bytes in [
+            &good[..3],
+            &good[..good.len() - 1],
+            &lying[..],
+            b"Z\x01",
+            array,
+        ] {
             assert_eq!(decode_reply(bytes).unwrap_err().code(), ErrorCode::BadFrame);
         }
+        assert_eq!(
+            reply_from_json(r#"["m-1"]"#).unwrap_err().code(),
+            ErrorCode::InvalidArg
+        );
     }
 }

@@ -343,7 +343,8 @@ impl PolicyVerifier {
                         "pinnedSha256: {pin:?} is not a SHA-256 fingerprint (64 hex digits)"
                     ))
                 };
-                if hex.len() != 64 || !hex.is_ascii() {
+                // Digits only: from_str_radix alone would take a sign ("+f").
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(invalid());
                 }
                 let mut fingerprint = [0u8; 32];
@@ -441,6 +442,23 @@ pub(crate) fn to_pem(certs: &[CertificateDer<'_>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use rustls::CipherSuite;
+
+    #[test]
+    fn pins_are_64_hex_digits_with_optional_colons() {
+        let pin = "D7:6C:AE:CF:7D:43:21:73:F0:4B:1D:CB:0A:6A:D3:90:AA:58:FE:D2:3F:E5:A0:16:96:18:3B:68:60:BD:3E:00";
+        assert!(
+            super::PolicyVerifier::pinned(&[pin.into(), pin.replace(':', "").to_lowercase()])
+                .is_ok()
+        );
+        for bad in ["+f".repeat(32), format!("{pin}0"), "g".repeat(64)] {
+            let err = super::PolicyVerifier::pinned(std::slice::from_ref(&bad)).unwrap_err();
+            assert!(
+                err.message().starts_with("pinnedSha256"),
+                "{bad}: {}",
+                err.message()
+            );
+        }
+    }
 
     #[test]
     fn chacha20_moves_first_and_the_rest_keep_their_order() {

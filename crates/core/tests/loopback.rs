@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::time::Duration;
 
 use quicbridge_core::{ConnectOptions, EarlyData, Endpoint, EndpointOptions};
 use quinn::{Runtime, TokioRuntime};
@@ -156,4 +157,24 @@ async fn stopping_or_resetting_a_stream_ends_the_read_or_write_waiting_on_it() {
         write.unwrap().unwrap_err().code(),
         quicbridge_core::ErrorCode::InvalidState
     );
+}
+
+/// quinn sets up state for every stream the peer may open as a connection
+/// starts; at the largest limits the options allow that must stay quick.
+#[tokio::test]
+async fn a_connection_at_the_largest_stream_limits_starts_promptly() {
+    let limits = serde_json::json!({ "maxConcurrentBidiStreams": 65_536, "maxConcurrentUniStreams": 65_536 });
+    let pki = pki();
+    let server = server(&pki, serde_json::json!({ "transport": limits }));
+    let client_endpoint = endpoint(serde_json::json!({}));
+    let options = serde_json::json!({
+        "address": "127.0.0.1", "port": server.local_addr().unwrap().port(),
+        "serverName": "localhost", "ca": pki.ca_pem, "alpn": ["t"], "transport": limits,
+    });
+    let options = ConnectOptions::from_json(&options.to_string()).unwrap();
+    let client = tokio::time::timeout(Duration::from_secs(20), client_endpoint.connect(&options))
+        .await
+        .expect("connected in time")
+        .unwrap();
+    echo_once(&server, &client, b"many streams allowed").await;
 }

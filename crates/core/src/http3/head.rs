@@ -34,7 +34,14 @@ pub struct ResponseHead {
 }
 
 pub(crate) fn header_map(headers: &Headers, what: &str) -> Result<HeaderMap> {
-    let mut map = HeaderMap::with_capacity(headers.len());
+    // `http` caps a map at 2^15 slots and its non-`try_` methods panic past it.
+    let too_many = |_| {
+        Error::invalid_arg(format!(
+            "{what}: {} header fields are more than a header map holds",
+            headers.len()
+        ))
+    };
+    let mut map = HeaderMap::try_with_capacity(headers.len()).map_err(too_many)?;
     for [name, value] in headers {
         if name.starts_with(':') {
             return Err(Error::invalid_arg(format!(
@@ -46,7 +53,7 @@ pub(crate) fn header_map(headers: &Headers, what: &str) -> Result<HeaderMap> {
         })?;
         let value = HeaderValue::from_str(value)
             .map_err(|_| Error::invalid_arg(format!("{what}: the value of {name} is not valid")))?;
-        map.append(name, value);
+        map.try_append(name, value).map_err(too_many)?;
     }
     Ok(map)
 }
@@ -173,6 +180,15 @@ mod tests {
             let err = RequestHead::from_json(json).unwrap().to_http().unwrap_err();
             assert!(err.message().contains(field), "{}", err.message());
         }
+        let many: Headers = (0..30_000)
+            .map(|i| [format!("x-{i}"), "v".into()])
+            .collect();
+        let err = header_map(&many, "trailers").unwrap_err();
+        assert!(
+            err.message().starts_with("trailers: 30000 header fields"),
+            "{}",
+            err.message()
+        );
         let err = ResponseHead {
             status: 1000,
             headers: vec![],

@@ -3,7 +3,7 @@
 //! (client or server) and a request stream per exchange.
 
 mod error;
-mod head;
+pub(crate) mod head;
 mod session;
 mod stream;
 
