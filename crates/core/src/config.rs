@@ -145,10 +145,86 @@ pub(crate) struct SocketTraits {
     /// Datagrams may be fragmented (no don't-fragment bit): MTU discovery
     /// cannot work over such a socket.
     pub may_fragment: bool,
+    /// The UDP payload to use by default, when larger than QUIC's 1200
+    /// bytes is known to get through: see [`SocketTraits::of`].
+    pub large_datagrams: Option<u16>,
+    /// The largest UDP payload whose batches the socket can send, where it
+    /// sends batches: see [`SocketTraits::of`].
+    pub batch_mtu_limit: Option<u16>,
+}
+
+/// quinn's congestion controllers start with this window (10 × 1200 bytes).
+const QUINN_INITIAL_WINDOW: u64 = 12_000;
+
+/// Which side of connections a transport configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Client,
+    Server,
+}
+
+impl SocketTraits {
+    /// The traits of `socket`, bound at `local`.
+    ///
+    /// A socket that sends and receives one datagram per call (no
+    /// segmentation offload: the wasm backend's, whose every datagram is a
+    /// call into JavaScript and a system call there) and is bound to a
+    /// loopback address gets `large_datagrams`: a loopback path carries
+    /// datagrams of up to 64 KiB whole, and moving the same bytes in 45
+    /// times fewer datagrams takes that socket a fraction of the work. Its
+    /// endpoint advertises the larger `max_udp_payload_size` and its
+    /// connections start at that size, capped by what each peer
+    /// advertises; MTU discovery stays on to fall back if a peer drops
+    /// them. Sockets with GSO/GRO (the native backend's) already move many
+    /// datagrams per system call, and quinn sizes their receive buffers as
+    /// payload × segments, so they keep quinn's defaults.
+    ///
+    /// A socket with GSO sends quinn's batches of up to 10 datagrams in one
+    /// system call, which carries at most 64 KiB: larger datagrams than a
+    /// tenth of that make the kernel refuse the whole batch (EMSGSIZE,
+    /// which quinn-udp takes for a failed MTU probe), the connection loses
+    /// it all, and quinn's black-hole detection drops the MTU to 1200. So
+    /// MTU discovery there stops at `batch_mtu_limit`.
+    pub(crate) fn of(socket: &dyn quinn::AsyncUdpSocket, local: SocketAddr) -> Self {
+        let batch = socket
+            .max_transmit_segments()
+            .min(QUINN_MAX_TRANSMIT_SEGMENTS);
+        let single = batch == 1 && socket.max_receive_segments() == 1;
+        SocketTraits {
+            may_fragment: socket.may_fragment(),
+            large_datagrams: (single && local.ip().is_loopback())
+                .then(|| loopback_max_udp_payload(local.ip())),
+            batch_mtu_limit: (batch > 1).then(|| (GSO_MAX_BYTES / batch) as u16),
+        }
+    }
+}
+
+/// Datagrams quinn 0.11 puts in one GSO batch at most (its connection
+/// driver's `MAX_TRANSMIT_SEGMENTS`).
+const QUINN_MAX_TRANSMIT_SEGMENTS: usize = 10;
+/// What one GSO send carries at most (the 64 KiB of one IP packet).
+const GSO_MAX_BYTES: usize = 65_535;
+
+/// How close to the top MTU discovery searches on sockets with large datagrams.
+const LARGE_DATAGRAM_SEARCH_STEP: u16 = 4096;
+
+/// The largest UDP payload over a loopback interface (whose MTU is 64 KiB):
+/// an IPv4 packet holds at most 65 507 bytes of UDP payload; over IPv6,
+/// QUIC's own maximum.
+fn loopback_max_udp_payload(ip: IpAddr) -> u16 {
+    if ip.is_ipv4() {
+        65_507
+    } else {
+        MAX_MTU as u16
+    }
 }
 
 impl TransportOptions {
-    pub(crate) fn to_quinn(&self, socket: SocketTraits) -> Result<Arc<TransportConfig>> {
+    pub(crate) fn to_quinn(
+        &self,
+        socket: SocketTraits,
+        side: Side,
+    ) -> Result<Arc<TransportConfig>> {
         let mut config = TransportConfig::default();
         let idle = bounded(
             self.idle_timeout_ms,
@@ -212,7 +288,34 @@ impl TransportOptions {
         config.send_window(send_window);
 
         let max_payload = self.max_udp_payload_size()?;
-        let initial_mtu = bounded(self.initial_mtu, MIN_MTU, MIN_MTU, MAX_MTU, "initialMtu")?;
+        // A server's connections start small whatever the socket: before a
+        // client's address is validated, quinn lets any remaining
+        // anti-amplification budget send a full datagram, so a large first
+        // MTU would let a server send far more than 3x what a (possibly
+        // spoofed) client sent. They grow by MTU discovery once validated.
+        let large_start = socket.large_datagrams.filter(|_| side == Side::Client);
+        let default_mtu = large_start
+            .map_or(MIN_MTU, u64::from)
+            .min(max_payload.unwrap_or(MAX_MTU));
+        let initial_mtu = bounded(
+            self.initial_mtu,
+            default_mtu,
+            MIN_MTU,
+            MAX_MTU,
+            "initialMtu",
+        )?;
+        if let Some(limit) = socket
+            .batch_mtu_limit
+            .filter(|&l| initial_mtu > u64::from(l))
+        {
+            return Err(Error::new(
+                ErrorCode::BackendUnsupported,
+                format!(
+                    "transport.initialMtu ({initial_mtu}) above {limit} is not supported on this \
+                     endpoint's socket: it sends datagrams in batches (GSO) of at most 64 KiB"
+                ),
+            ));
+        }
         if let Some(max) = max_payload {
             if initial_mtu > max {
                 return Err(Error::invalid_arg(format!(
@@ -235,7 +338,19 @@ impl TransportOptions {
             }
             _ => {
                 let mut mtud = MtuDiscoveryConfig::default();
-                mtud.upper_bound(max_payload.unwrap_or(MAX_MTU) as u16);
+                let upper = max_payload
+                    .or(socket.large_datagrams.map(u64::from))
+                    .unwrap_or(MAX_MTU)
+                    .min(socket.batch_mtu_limit.map_or(MAX_MTU, u64::from))
+                    .max(initial_mtu);
+                mtud.upper_bound(upper as u16);
+                if socket.large_datagrams.is_some() {
+                    // A binary search from 1200 bytes to 64 KiB in quinn's
+                    // 20-byte steps takes a dozen probes of up to 64 KiB
+                    // each, encrypted, on every connection; stopping within
+                    // 4 KiB of the top takes four.
+                    mtud.minimum_change(LARGE_DATAGRAM_SEARCH_STEP);
+                }
                 config.mtu_discovery_config(Some(mtud));
             }
         }
@@ -245,6 +360,16 @@ impl TransportOptions {
             MAX_WINDOW,
             "initialCongestionWindow",
         )?;
+        // A window that cannot hold two full-size datagrams never lets the
+        // first one out: the handshake would hang.
+        let least_window = 2 * initial_mtu;
+        if let Some(w) = initial_window.filter(|&w| w < least_window) {
+            return Err(Error::invalid_arg(format!(
+                "transport.initialCongestionWindow ({w}) must be at least twice the initial MTU ({initial_mtu})"
+            )));
+        }
+        let initial_window =
+            initial_window.or((least_window > QUINN_INITIAL_WINDOW).then_some(least_window));
         match self.congestion_control.unwrap_or_default() {
             CongestionControl::Cubic => {
                 let mut cc = CubicConfig::default();
@@ -358,7 +483,7 @@ impl ServerOptions {
     ) -> Result<quinn::ServerConfig> {
         let crypto = tls::server_crypto(self, tls)?;
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        config.transport_config(self.transport.to_quinn(socket)?);
+        config.transport_config(self.transport.to_quinn(socket, Side::Server)?);
         Ok(config)
     }
 
@@ -402,8 +527,9 @@ impl EndpointOptions {
     }
 
     /// quinn's endpoint configuration: the largest UDP payload the endpoint
-    /// accepts (and advertises to peers) when the options set one.
-    pub(crate) fn endpoint_config(&self) -> Result<EndpointConfig> {
+    /// accepts (and advertises to peers) when the options set one, else the
+    /// socket's large datagrams where it has them.
+    pub(crate) fn endpoint_config(&self, socket: SocketTraits) -> Result<EndpointConfig> {
         let max = match &self.server {
             Some(server) => server.transport.max_udp_payload_size()?,
             None => TransportOptions {
@@ -411,7 +537,8 @@ impl EndpointOptions {
                 ..Default::default()
             }
             .max_udp_payload_size()?,
-        };
+        }
+        .or(socket.large_datagrams.map(u64::from));
         let mut config = EndpointConfig::default();
         if let Some(max) = max {
             config
@@ -478,7 +605,7 @@ impl ConnectOptions {
     ) -> Result<quinn::ClientConfig> {
         let crypto = tls::client_crypto(self, tls)?;
         let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-        config.transport_config(self.transport.to_quinn(socket)?);
+        config.transport_config(self.transport.to_quinn(socket, Side::Client)?);
         Ok(config)
     }
 }
@@ -487,9 +614,25 @@ impl ConnectOptions {
 mod tests {
     use super::*;
 
-    const FRAGMENTING: SocketTraits = SocketTraits { may_fragment: true };
+    const FRAGMENTING: SocketTraits = SocketTraits {
+        may_fragment: true,
+        large_datagrams: None,
+        batch_mtu_limit: None,
+    };
     const DONT_FRAGMENT: SocketTraits = SocketTraits {
         may_fragment: false,
+        large_datagrams: None,
+        batch_mtu_limit: None,
+    };
+    const LOOPBACK: SocketTraits = SocketTraits {
+        may_fragment: false,
+        large_datagrams: Some(65_507),
+        batch_mtu_limit: None,
+    };
+    const GSO: SocketTraits = SocketTraits {
+        may_fragment: false,
+        large_datagrams: None,
+        batch_mtu_limit: Some(6553),
     };
 
     #[test]
@@ -500,12 +643,14 @@ mod tests {
 
     #[test]
     fn windows_are_bounded_by_default_and_checked() {
-        assert!(TransportOptions::default().to_quinn(DONT_FRAGMENT).is_ok());
+        assert!(TransportOptions::default()
+            .to_quinn(DONT_FRAGMENT, Side::Client)
+            .is_ok());
         let huge = TransportOptions {
             receive_window: Some(u64::MAX >> 2),
             ..Default::default()
         };
-        let err = huge.to_quinn(DONT_FRAGMENT).unwrap_err();
+        let err = huge.to_quinn(DONT_FRAGMENT, Side::Client).unwrap_err();
         assert!(err.message().contains("receiveWindow"));
     }
 
@@ -527,7 +672,7 @@ mod tests {
                 },
             ),
         ] {
-            let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+            let err = options.to_quinn(DONT_FRAGMENT, Side::Client).unwrap_err();
             assert!(err.message().contains(field), "{}", err.message());
         }
     }
@@ -538,11 +683,13 @@ mod tests {
             mtu_discovery: Some(true),
             ..Default::default()
         };
-        assert!(asked.to_quinn(DONT_FRAGMENT).is_ok());
-        let err = asked.to_quinn(FRAGMENTING).unwrap_err();
+        assert!(asked.to_quinn(DONT_FRAGMENT, Side::Client).is_ok());
+        let err = asked.to_quinn(FRAGMENTING, Side::Client).unwrap_err();
         assert_eq!(err.code(), ErrorCode::BackendUnsupported);
         // Unset means "where possible": fine on either socket.
-        assert!(TransportOptions::default().to_quinn(FRAGMENTING).is_ok());
+        assert!(TransportOptions::default()
+            .to_quinn(FRAGMENTING, Side::Client)
+            .is_ok());
     }
 
     #[test]
@@ -552,7 +699,7 @@ mod tests {
                 initial_mtu: Some(bad),
                 ..Default::default()
             };
-            let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+            let err = options.to_quinn(DONT_FRAGMENT, Side::Client).unwrap_err();
             assert!(err.message().contains("initialMtu"), "{}", err.message());
         }
     }
@@ -564,7 +711,7 @@ mod tests {
                 initial_congestion_window: Some(bad),
                 ..Default::default()
             };
-            let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+            let err = options.to_quinn(DONT_FRAGMENT, Side::Client).unwrap_err();
             assert!(
                 err.message().contains("initialCongestionWindow"),
                 "{}",
@@ -578,7 +725,7 @@ mod tests {
             )
             .unwrap();
             assert_eq!(options.initial_congestion_window, Some(1_000_000));
-            assert!(options.to_quinn(DONT_FRAGMENT).is_ok());
+            assert!(options.to_quinn(DONT_FRAGMENT, Side::Client).is_ok());
         }
     }
 
@@ -589,7 +736,7 @@ mod tests {
                 max_udp_payload_size: Some(bad),
                 ..Default::default()
             };
-            let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+            let err = options.to_quinn(DONT_FRAGMENT, Side::Client).unwrap_err();
             assert!(
                 err.message().contains("maxUdpPayloadSize"),
                 "{}",
@@ -599,12 +746,12 @@ mod tests {
                 max_udp_payload_size: Some(bad),
                 ..Default::default()
             };
-            let err = endpoint.endpoint_config().unwrap_err();
+            let err = endpoint.endpoint_config(DONT_FRAGMENT).unwrap_err();
             assert!(err.message().contains("maxUdpPayloadSize"));
         }
         let options: TransportOptions =
             from_json(r#"{"maxUdpPayloadSize":1300,"initialMtu":1400}"#, "t").unwrap();
-        let err = options.to_quinn(DONT_FRAGMENT).unwrap_err();
+        let err = options.to_quinn(DONT_FRAGMENT, Side::Client).unwrap_err();
         assert!(err.message().contains("initialMtu"), "{}", err.message());
         assert!(err.message().contains("maxUdpPayloadSize"));
         for ok in [1200, 1300, 65527] {
@@ -614,7 +761,7 @@ mod tests {
             };
             assert_eq!(
                 endpoint
-                    .endpoint_config()
+                    .endpoint_config(LOOPBACK)
                     .unwrap()
                     .get_max_udp_payload_size(),
                 ok
@@ -623,11 +770,73 @@ mod tests {
         // Unset: quinn's default is advertised.
         assert_eq!(
             EndpointOptions::default()
-                .endpoint_config()
+                .endpoint_config(DONT_FRAGMENT)
                 .unwrap()
                 .get_max_udp_payload_size(),
             EndpointConfig::default().get_max_udp_payload_size()
         );
+    }
+
+    #[test]
+    fn large_datagrams_are_the_default_where_the_socket_has_them() {
+        let endpoint = EndpointOptions::default();
+        assert_eq!(
+            endpoint
+                .endpoint_config(LOOPBACK)
+                .unwrap()
+                .get_max_udp_payload_size(),
+            65_507
+        );
+        assert!(TransportOptions::default()
+            .to_quinn(LOOPBACK, Side::Client)
+            .is_ok());
+        // An explicit limit wins over the socket's.
+        let limited = EndpointOptions {
+            max_udp_payload_size: Some(1400),
+            ..Default::default()
+        };
+        assert_eq!(
+            limited
+                .endpoint_config(LOOPBACK)
+                .unwrap()
+                .get_max_udp_payload_size(),
+            1400
+        );
+        let options: TransportOptions = from_json(r#"{"maxUdpPayloadSize":1400}"#, "t").unwrap();
+        assert!(options.to_quinn(LOOPBACK, Side::Client).is_ok());
+        assert!(TransportOptions::default()
+            .to_quinn(LOOPBACK, Side::Server)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_batching_socket_keeps_its_datagrams_within_a_batch() {
+        assert!(TransportOptions::default()
+            .to_quinn(GSO, Side::Client)
+            .is_ok());
+        let options: TransportOptions = from_json(r#"{"initialMtu":9000}"#, "t").unwrap();
+        let err = options.to_quinn(GSO, Side::Client).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::BackendUnsupported);
+        assert!(err.message().contains("6553"), "{}", err.message());
+        assert!(options.to_quinn(DONT_FRAGMENT, Side::Client).is_ok());
+    }
+
+    #[test]
+    fn the_initial_window_holds_two_full_size_datagrams() {
+        let options: TransportOptions = from_json(
+            r#"{"initialMtu":9000,"initialCongestionWindow":12000}"#,
+            "t",
+        )
+        .unwrap();
+        let err = options.to_quinn(DONT_FRAGMENT, Side::Client).unwrap_err();
+        assert!(
+            err.message().contains("initialCongestionWindow"),
+            "{}",
+            err.message()
+        );
+        assert!(err.message().contains("initial MTU"), "{}", err.message());
+        let options: TransportOptions = from_json(r#"{"initialMtu":20000}"#, "t").unwrap();
+        assert!(options.to_quinn(DONT_FRAGMENT, Side::Client).is_ok());
     }
 
     #[test]

@@ -106,9 +106,8 @@ impl Endpoint {
         options: &EndpointOptions,
         keylog: Option<KeyLogSink>,
     ) -> Result<Self> {
-        let traits = SocketTraits {
-            may_fragment: socket.may_fragment(),
-        };
+        let socket = ReleasableSocket::wrap(socket)?;
+        let traits = SocketTraits::of(&*socket, socket.local_addr()?);
         let tls = TlsContext { keylog };
         let server_config = options
             .server
@@ -127,9 +126,8 @@ impl Endpoint {
                 })
             })
             .transpose()?;
-        let socket = ReleasableSocket::wrap(socket)?;
         let inner = quinn::Endpoint::new_with_abstract_socket(
-            options.endpoint_config()?,
+            options.endpoint_config(traits)?,
             server_config,
             socket.clone(),
             runtime.clone(),

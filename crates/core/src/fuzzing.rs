@@ -13,12 +13,25 @@ use crate::http3::{headers_from_json, headers_to_json, RequestHead, ResponseHead
 use crate::message::{self, DecodedHead, HeadDecode, Reply, StreamKind};
 use crate::tls::TlsContext;
 
-/// Options are validated against both kinds of socket a backend can have.
-const SOCKETS: [SocketTraits; 2] = [
+/// Options are validated against every kind of socket a backend can have:
+/// the native one (don't-fragment, GSO batches), the wasm one on loopback
+/// (large datagrams) and the wasm one elsewhere (may fragment).
+const SOCKETS: [SocketTraits; 3] = [
     SocketTraits {
         may_fragment: false,
+        large_datagrams: None,
+        batch_mtu_limit: Some(6553),
     },
-    SocketTraits { may_fragment: true },
+    SocketTraits {
+        may_fragment: false,
+        large_datagrams: Some(65_507),
+        batch_mtu_limit: None,
+    },
+    SocketTraits {
+        may_fragment: true,
+        large_datagrams: None,
+        batch_mtu_limit: None,
+    },
 ];
 
 /// `Some` on success; a failure must carry `expected` and nothing else.
@@ -44,7 +57,8 @@ fn invalid_arg<T>(result: Result<T>, what: &str) -> Option<T> {
 }
 
 /// A transport configuration may also be refused because the socket cannot
-/// do what it asks: MTU discovery over a socket that may fragment.
+/// do what it asks: MTU discovery over a socket that may fragment, or a
+/// first MTU too large for a socket's GSO batches.
 fn transport<T>(
     result: Result<T>,
     options: &TransportOptions,
@@ -54,8 +68,11 @@ fn transport<T>(
     match result {
         Err(e)
             if e.code() == ErrorCode::BackendUnsupported
-                && socket.may_fragment
-                && options.mtu_discovery == Some(true) =>
+                && ((socket.may_fragment && options.mtu_discovery == Some(true))
+                    || socket
+                        .batch_mtu_limit
+                        .zip(options.initial_mtu)
+                        .is_some_and(|(limit, mtu)| mtu > u64::from(limit))) =>
         {
             None
         }
@@ -79,7 +96,9 @@ pub fn config(input: &[u8]) -> usize {
     let tls = TlsContext::default();
     let mut accepted = 0;
     if let Some(options) = invalid_arg(EndpointOptions::from_json(&text), "endpoint options") {
-        let mut ok = invalid_arg(options.endpoint_config(), "endpoint config").is_some();
+        let mut ok = SOCKETS.iter().all(|&socket| {
+            invalid_arg(options.endpoint_config(socket), "endpoint config").is_some()
+        });
         if let Some(server) = &options.server {
             ok &= invalid_arg(server.max_connections(), "maxConnections").is_some();
             ok &= invalid_arg(server.retry(), "retry").is_some();
