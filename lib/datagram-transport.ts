@@ -7,7 +7,11 @@ import net from 'node:net';
  * UDP, or a relay, fits by implementing this.
  */
 export interface DatagramTransport {
-  /** Where this transport is bound. */
+  /**
+   * Where this transport is bound. A loopback address (127.0.0.0/8, ::1)
+   * tells QUIC that datagrams of up to 64 KiB get through whole, and it
+   * uses them (falling back to 1200 bytes if they are dropped).
+   */
   readonly localAddress: { address: string; port: number };
   /** Sends one datagram. Must not throw for network errors: UDP may drop. */
   send(data: Uint8Array, address: string, port: number): void;

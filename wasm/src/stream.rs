@@ -60,7 +60,9 @@ impl WasmStream {
         let stream = self.inner.clone();
         future_to_promise(async move {
             let chunk = stream.read(max as usize).await.or_throw()?;
-            Ok(chunk.map_or(JsValue::NULL, |bytes| Uint8Array::from(&bytes[..]).into()))
+            Ok(chunk.map_or(JsValue::NULL, |bytes| {
+                Uint8Array::from(&*bytes.contiguous()).into()
+            }))
         })
     }
 
@@ -69,7 +71,7 @@ impl WasmStream {
     #[wasm_bindgen(js_name = tryRead)]
     pub fn try_read(&self, max: u32) -> Result<JsValue, JsValue> {
         Ok(match self.inner.try_read(max as usize).or_throw()? {
-            TryRead::Data(bytes) => Uint8Array::from(&bytes[..]).into(),
+            TryRead::Data(bytes) => Uint8Array::from(&*bytes.contiguous()).into(),
             TryRead::End => JsValue::NULL,
             TryRead::Blocked => JsValue::UNDEFINED,
         })

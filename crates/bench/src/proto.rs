@@ -97,9 +97,12 @@ pub async fn answer(stream: Stream) -> Res<()> {
     let mut header = [0u8; 4];
     let mut total: u64 = 0;
     while let Some(chunk) = stream.read(READ_CHUNK).await? {
-        let have = total.min(4) as usize;
-        let take = (4 - have).min(chunk.len());
-        header[have..have + take].copy_from_slice(&chunk[..take]);
+        if total < 4 {
+            let bytes = chunk.contiguous();
+            let have = total as usize;
+            let take = (4 - have).min(bytes.len());
+            header[have..have + take].copy_from_slice(&bytes[..take]);
+        }
         total += chunk.len() as u64;
     }
     if total < 4 {
@@ -166,8 +169,9 @@ pub async fn read_response(stream: &Stream, start: Instant, response_len: usize)
     while let Some(chunk) = stream.read(READ_CHUNK).await? {
         first_byte.get_or_insert_with(|| start.elapsed());
         if head.len() < 8 {
-            let take = (8 - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
+            let bytes = chunk.contiguous();
+            let take = (8 - head.len()).min(bytes.len());
+            head.extend_from_slice(&bytes[..take]);
         }
         received += chunk.len();
     }

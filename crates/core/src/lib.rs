@@ -34,7 +34,7 @@ pub use connection::{Connection, ConnectionInfo, EarlyData};
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorCode, Result};
 pub use stats::Stats;
-pub use stream::{Stream, TryRead, MAX_READ_BYTES};
+pub use stream::{Received, Stream, TryRead, MAX_READ_BYTES};
 pub use tls::KeyLogSink;
 
 /// Checks an application error code coming from JavaScript (a `number`).

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,10 +37,53 @@ struct Receiver {
 /// What a read that must not wait found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TryRead {
-    Data(Vec<u8>),
+    Data(Received),
     End,
     /// Nothing buffered yet: wait with [`Stream::read`].
     Blocked,
+}
+
+/// Bytes a read took: quinn's received chunks (slices of the packets they
+/// came in), in order and not yet copied, so that a binding copies them
+/// once, straight into whatever its host wants them in.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Received {
+    fn push(&mut self, chunk: Bytes) {
+        self.len += chunk.len();
+        self.chunks.push(chunk);
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies the bytes into `out`, which must be [`len`](Self::len) long.
+    pub fn copy_to(&self, out: &mut [u8]) {
+        assert_eq!(out.len(), self.len, "a buffer of the received length");
+        let mut at = 0;
+        for chunk in &self.chunks {
+            out[at..at + chunk.len()].copy_from_slice(chunk);
+            at += chunk.len();
+        }
+    }
+
+    /// The bytes in one slice: borrowed when they came in one chunk, joined
+    /// otherwise.
+    pub fn contiguous(&self) -> Cow<'_, [u8]> {
+        match &self.chunks[..] {
+            [only] => Cow::Borrowed(only),
+            chunks => Cow::Owned(chunks.concat()),
+        }
+    }
 }
 
 /// A quinn stream half and the task waiting on it. quinn's `stop` and
@@ -190,7 +234,7 @@ impl Stream {
     }
 
     /// Up to `max` bytes as soon as any are available; `None` at the end.
-    pub async fn read(&self, max: usize) -> Result<Option<Vec<u8>>> {
+    pub async fn read(&self, max: usize) -> Result<Option<Received>> {
         check_read_size(max)?;
         let half = self.recv_half()?;
         poll_fn(|cx| lock(half).poll(cx, |receiver, cx| self.poll_read(receiver, cx, max))).await
@@ -211,15 +255,14 @@ impl Stream {
     }
 
     /// Takes the first chunk quinn has (waiting through `cx`), then
-    /// whatever else is already buffered up to `max`, into one exactly
-    /// sized buffer: nothing is allocated while waiting and nothing is
-    /// zero-filled.
+    /// whatever else is already buffered up to `max`: nothing is allocated
+    /// while waiting, nothing is copied or zero-filled.
     fn poll_read(
         &self,
         receiver: &mut Receiver,
         cx: &mut Context,
         max: usize,
-    ) -> Poll<Result<Option<Vec<u8>>>> {
+    ) -> Poll<Result<Option<Received>>> {
         if let Some(e) = receiver.deferred.take() {
             return Poll::Ready(Err(self.read_error(e)));
         }
@@ -229,15 +272,12 @@ impl Stream {
             Poll::Ready(Ok(None)) => return Poll::Ready(Ok(None)),
             Poll::Ready(Ok(Some(bytes))) => bytes,
         };
-        let mut more = Vec::new();
-        let mut len = first.len();
+        let mut received = Received::default();
+        received.push(first);
         let mut now = Context::from_waker(Waker::noop());
-        while len < max {
-            match poll_chunk(&mut receiver.stream, &mut now, max - len) {
-                Poll::Ready(Ok(Some(bytes))) => {
-                    len += bytes.len();
-                    more.push(bytes);
-                }
+        while received.len() < max {
+            match poll_chunk(&mut receiver.stream, &mut now, max - received.len()) {
+                Poll::Ready(Ok(Some(bytes))) => received.push(bytes),
                 Poll::Ready(Err(e)) => {
                     receiver.deferred = Some(e);
                     break;
@@ -246,12 +286,7 @@ impl Stream {
                 Poll::Ready(Ok(None)) | Poll::Pending => break,
             }
         }
-        let mut data = Vec::with_capacity(len);
-        data.extend_from_slice(&first);
-        for bytes in more {
-            data.extend_from_slice(&bytes);
-        }
-        Poll::Ready(Ok(Some(data)))
+        Poll::Ready(Ok(Some(received)))
     }
 
     /// Tells the peer to stop sending, with `code`.

@@ -73,13 +73,13 @@ async fn echo_once(
     let early = incoming.is_early();
     let mut got = Vec::new();
     while let Some(chunk) = incoming.read(65536).await.unwrap() {
-        got.extend(chunk);
+        got.extend_from_slice(&chunk.contiguous());
     }
     incoming.write(&got).await.unwrap();
     incoming.finish().unwrap();
     let mut back = Vec::new();
     while let Some(chunk) = stream.read(65536).await.unwrap() {
-        back.extend(chunk);
+        back.extend_from_slice(&chunk.contiguous());
     }
     assert_eq!(back, message);
     early
