@@ -324,7 +324,7 @@ impl TransportOptions {
             }
         }
         config.initial_mtu(initial_mtu as u16);
-        match self.mtu_discovery {
+        let discovery = match self.mtu_discovery {
             Some(true) if socket.may_fragment => {
                 return Err(Error::new(
                     ErrorCode::BackendUnsupported,
@@ -333,27 +333,14 @@ impl TransportOptions {
                      node:dgram socket does), so MTU probes would prove nothing",
                 ));
             }
-            Some(false) => {
-                config.mtu_discovery_config(None);
-            }
-            _ => {
-                let mut mtud = MtuDiscoveryConfig::default();
-                let upper = max_payload
-                    .or(socket.large_datagrams.map(u64::from))
-                    .unwrap_or(MAX_MTU)
-                    .min(socket.batch_mtu_limit.map_or(MAX_MTU, u64::from))
-                    .max(initial_mtu);
-                mtud.upper_bound(upper as u16);
-                if socket.large_datagrams.is_some() {
-                    // A binary search from 1200 bytes to 64 KiB in quinn's
-                    // 20-byte steps takes a dozen probes of up to 64 KiB
-                    // each, encrypted, on every connection; stopping within
-                    // 4 KiB of the top takes four.
-                    mtud.minimum_change(LARGE_DATAGRAM_SEARCH_STEP);
-                }
-                config.mtu_discovery_config(Some(mtud));
-            }
-        }
+            Some(false) => false,
+            _ => true,
+        };
+        let upper = max_payload
+            .or(socket.large_datagrams.map(u64::from))
+            .unwrap_or(MAX_MTU)
+            .min(socket.batch_mtu_limit.map_or(MAX_MTU, u64::from))
+            .max(initial_mtu);
         let initial_window = bounded_if_set(
             self.initial_congestion_window,
             MIN_INITIAL_WINDOW,
@@ -362,14 +349,35 @@ impl TransportOptions {
         )?;
         // A window that cannot hold two full-size datagrams never lets the
         // first one out: the handshake would hang.
-        let least_window = 2 * initial_mtu;
-        if let Some(w) = initial_window.filter(|&w| w < least_window) {
+        if let Some(w) = initial_window.filter(|&w| w < 2 * initial_mtu) {
             return Err(Error::invalid_arg(format!(
                 "transport.initialCongestionWindow ({w}) must be at least twice the initial MTU ({initial_mtu})"
             )));
         }
+        // Nor may an MTU probe be more than half the window: quinn sends a
+        // probe whatever the window, and while it is in flight the window
+        // blocks everything else, a CONNECTION_CLOSE included, which a
+        // connection closed in that moment then never sends (the peer
+        // idles out). By default the window makes room for the largest
+        // probe; a window set explicitly caps the probes instead.
+        let least_window = 2 * if discovery { upper } else { initial_mtu };
         let initial_window =
             initial_window.or((least_window > QUINN_INITIAL_WINDOW).then_some(least_window));
+        let window = initial_window.unwrap_or(QUINN_INITIAL_WINDOW);
+        if discovery {
+            let mut mtud = MtuDiscoveryConfig::default();
+            mtud.upper_bound(upper.min(window / 2).max(initial_mtu) as u16);
+            if socket.large_datagrams.is_some() {
+                // A binary search from 1200 bytes to 64 KiB in quinn's
+                // 20-byte steps takes a dozen probes of up to 64 KiB
+                // each, encrypted, on every connection; stopping within
+                // 4 KiB of the top takes four.
+                mtud.minimum_change(LARGE_DATAGRAM_SEARCH_STEP);
+            }
+            config.mtu_discovery_config(Some(mtud));
+        } else {
+            config.mtu_discovery_config(None);
+        }
         match self.congestion_control.unwrap_or_default() {
             CongestionControl::Cubic => {
                 let mut cc = CubicConfig::default();
