@@ -372,37 +372,28 @@ trait Head: Sized + Clone + PartialEq + std::fmt::Debug {
     fn from_http(http: &Self::Http) -> Self;
 }
 
-impl Head for RequestHead {
-    type Http = http::Request<()>;
-    fn from_json(json: &str) -> Result<Self> {
-        RequestHead::from_json(json)
-    }
-    fn to_json(&self) -> String {
-        RequestHead::to_json(self)
-    }
-    fn to_http(&self) -> Result<Self::Http> {
-        RequestHead::to_http(self)
-    }
-    fn from_http(http: &Self::Http) -> Self {
-        RequestHead::from_http(http)
-    }
+/// Both head types have these as inherent functions; the trait only names them.
+macro_rules! impl_head {
+    ($head:ty, $http:ty) => {
+        impl Head for $head {
+            type Http = $http;
+            fn from_json(json: &str) -> Result<Self> {
+                <$head>::from_json(json)
+            }
+            fn to_json(&self) -> String {
+                <$head>::to_json(self)
+            }
+            fn to_http(&self) -> Result<Self::Http> {
+                <$head>::to_http(self)
+            }
+            fn from_http(http: &Self::Http) -> Self {
+                <$head>::from_http(http)
+            }
+        }
+    };
 }
-
-impl Head for ResponseHead {
-    type Http = http::Response<()>;
-    fn from_json(json: &str) -> Result<Self> {
-        ResponseHead::from_json(json)
-    }
-    fn to_json(&self) -> String {
-        ResponseHead::to_json(self)
-    }
-    fn to_http(&self) -> Result<Self::Http> {
-        ResponseHead::to_http(self)
-    }
-    fn from_http(http: &Self::Http) -> Self {
-        ResponseHead::from_http(http)
-    }
-}
+impl_head!(RequestHead, http::Request<()>);
+impl_head!(ResponseHead, http::Response<()>);
 
 fn head_round_trip<H: Head>(text: &str, what: &str) {
     let Some(head) = invalid_arg(H::from_json(text), what) else {
