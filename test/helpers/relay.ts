@@ -113,7 +113,9 @@ export interface LogEntry {
   size: number;
   /** Milliseconds since the relay started, when the datagram arrived. */
   t: number;
-  /** When it was sent on (forwarded datagrams). */
+  /** When the relay's delay, jitter and bandwidth limit scheduled it to be sent on (forwarded datagrams). */
+  dueT?: number;
+  /** When it was sent on (forwarded datagrams): never before `dueT`, later on a busy machine. */
   sentT?: number;
   type: PacketType;
   version?: number;
@@ -444,6 +446,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }
     const delay = (imp.delayMs ?? 0) + (imp.jitterMs ? random() * imp.jitterMs : 0);
     entry.action = 'forwarded';
+    entry.dueT = departAt + delay;
 
     const send = (): void => {
       if (closed) return;
@@ -470,13 +473,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           send();
         },
       };
-      scheduler.at(departAt + delay, () => {
+      scheduler.at(entry.dueT, () => {
         d.held.push(held);
         scheduler.at(now() + (r.byMs ?? 100), held.release);
       });
       return;
     }
-    scheduler.at(departAt + delay, send);
+    scheduler.at(entry.dueT, send);
   }
 
   async function sessionFor(client: Endpoint): Promise<Session> {

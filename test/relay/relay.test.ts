@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import test, { type ExecutionContext } from 'ava';
 
-import { type Relay, type RelayOptions, bytesBeforeValidation, parseQuicHeader, startRelay } from '../helpers/relay';
+import { type LogEntry, type Relay, type RelayOptions, bytesBeforeValidation, parseQuicHeader, startRelay } from '../helpers/relay';
 
 interface Received {
   data: Buffer;
@@ -56,7 +56,7 @@ async function setup(
   return { server, client, relay, send: (data) => client.socket.send(data, relay.address.port, relay.address.address) };
 }
 
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
+async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error('timed out waiting');
@@ -144,7 +144,9 @@ test('corruption changes exactly one byte within the first 50 and keeps the leng
     for (let j = 0; j < b.length; j++) b[j] = (i * 7 + j) & 0xff;
     sent.push(b);
     send(b);
-    if (i % 20 === 19) await sleep(1);
+    // Small bursts: a loopback socket's receive buffer holds only some
+    // dozens of datagrams while the event loop is busy elsewhere.
+    if (i % 10 === 9) await sleep(1);
   }
   await waitFor(() => server.received.length === 200);
   const offsets = new Set<number>();
@@ -162,24 +164,38 @@ test('corruption changes exactly one byte within the first 50 and keeps the leng
   t.true(relay.log.every((e) => e.corrupted !== undefined));
 });
 
+/**
+ * The relay's schedule (`dueT`) is checked exactly; when datagrams really
+ * went out only from below (a timer never fires more than the scheduler's
+ * 0.5 ms early, and on a busy machine it fires late by any amount).
+ */
+const NEVER_EARLY_MS = 0.5;
+const closeTo = (a: number, b: number) => Math.abs(a - b) < 1e-6;
+
+function sentNoEarlierThanDue(t: ExecutionContext, log: readonly LogEntry[]) {
+  for (const e of log) {
+    if (e.action !== 'forwarded') continue;
+    t.true((e.sentT as number) >= (e.dueT as number) - NEVER_EARLY_MS, `datagram ${e.index} sent before it was due`);
+  }
+}
+
 test('delay holds every datagram back and keeps their order', async (t) => {
   const { server, relay, send } = await setup(t, { toServer: { delayMs: 80 } });
-  const start = performance.now();
   await sendNumbered(send, 50, 200);
   await waitFor(() => server.received.length === 50);
   t.deepEqual(numbers(server.received), [...Array(50).keys()]);
-  t.true((server.received[0] as Received).at - start >= 78, 'first datagram arrives after the delay');
-  for (const e of relay.log) t.true((e.sentT as number) - e.t >= 79);
+  t.true(relay.log.every((e) => closeTo((e.dueT as number) - e.t, 80)));
+  sentNoEarlierThanDue(t, relay.log);
 });
 
 test('jitter adds up to jitterMs on top of the delay', async (t) => {
   const { server, relay, send } = await setup(t, { toServer: { delayMs: 20, jitterMs: 30 } });
   await sendNumbered(send, 40, 50);
   await waitFor(() => server.received.length === 40);
-  const extra = relay.log.map((e) => (e.sentT as number) - e.t);
-  // Upper bound loose: a busy machine fires timers late.
-  t.true(extra.every((x) => x >= 19 && x < 50 + 150), extra.join(','));
+  const extra = relay.log.map((e) => (e.dueT as number) - e.t);
+  t.true(extra.every((x) => x >= 20 && x < 50), extra.join(','));
   t.true(Math.max(...extra) - Math.min(...extra) > 10, 'delays vary');
+  sentNoEarlierThanDue(t, relay.log);
 });
 
 test('the bandwidth limit paces datagrams and its queue drops the tail', async (t) => {
@@ -194,12 +210,14 @@ test('the bandwidth limit paces datagrams and its queue drops the tail', async (
     [0, 1, 2, 3],
   );
   t.is(relay.stats().toServer.dropped['queue-full'], 16);
+  // Each takes 100 ms of the link once the one before it has gone.
+  forwarded.forEach((e, i) => {
+    const linkFree = i === 0 ? e.t : Math.max(e.t, (forwarded[i - 1] as LogEntry).dueT as number);
+    t.true(closeTo(e.dueT as number, linkFree + 100), `datagram ${i} due at ${e.dueT}, link free at ${linkFree}`);
+  });
   await waitFor(() => server.received.length === 4);
-  const gaps = server.received.slice(1).map((r, i) => r.at - (server.received[i] as Received).at);
-  t.true(
-    gaps.every((g) => g > 80 && g < 250),
-    `gaps ${gaps.map((g) => g.toFixed(0)).join(',')}`,
-  );
+  t.deepEqual(numbers(server.received), [0, 1, 2, 3]);
+  sentNoEarlierThanDue(t, relay.log);
   // Once the queue drained, datagrams fit again.
   send(Buffer.alloc(1000));
   await waitFor(() => server.received.length === 5);
