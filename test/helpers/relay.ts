@@ -58,7 +58,11 @@ export interface Impairments {
   queueBytes?: number;
   /** Probability of dropping a datagram at random. */
   loss?: number;
-  /** At most this many random drops in a row (drop lists and blackholes do not count). */
+  /**
+   * At most this many random drops in a row of one client's datagrams (drop
+   * lists and blackholes do not count): counted per client, so that many
+   * connections through one relay each get the cap, not only all of them together.
+   */
   maxConsecutiveLoss?: number;
   /** Drop exactly these datagrams (0-based index in this direction). */
   dropIndices?: number[];
@@ -311,12 +315,13 @@ interface Session {
   socket: dgram.Socket;
   /** Sockets from before a rebinding, still open so late server datagrams are seen. */
   old: dgram.Socket[];
+  /** Random drops in a row of this client's datagrams, per direction. */
+  consecutiveLoss: Record<Direction, number>;
 }
 
 interface DirState {
   imp: Impairments;
   index: number;
-  consecutiveLoss: number;
   /** When the link is free again (bandwidth limit). */
   linkFreeAt: number;
   backlog: number;
@@ -373,7 +378,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     toClient: newDir(options.toClient),
   };
   function newDir(imp: Impairments = {}): DirState {
-    return { imp: { ...imp }, index: 0, consecutiveLoss: 0, linkFreeAt: 0, backlog: 0, held: [], blackholeUntil: 0, stats: emptyStats() };
+    return { imp: { ...imp }, index: 0, linkFreeAt: 0, backlog: 0, held: [], blackholeUntil: 0, stats: emptyStats() };
   }
 
   const clientSocket = await bindSocket(listenAddress, options.listen?.port ?? 0);
@@ -413,12 +418,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     if (t < d.blackholeUntil || imp.blackholes?.some((w) => t >= w.fromMs && t < w.toMs)) return drop('blackhole');
     if (imp.dropIndices?.includes(index)) return drop('drop-list');
     if (imp.loss && random() < imp.loss) {
-      if (imp.maxConsecutiveLoss === undefined || d.consecutiveLoss < imp.maxConsecutiveLoss) {
-        d.consecutiveLoss++;
+      if (imp.maxConsecutiveLoss === undefined || session.consecutiveLoss[dir] < imp.maxConsecutiveLoss) {
+        session.consecutiveLoss[dir]++;
         return drop('loss');
       }
     }
-    d.consecutiveLoss = 0;
+    session.consecutiveLoss[dir] = 0;
 
     let data = msg;
     if (imp.corrupt && random() < imp.corrupt && msg.length > 0) {
@@ -493,7 +498,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       socket.close();
       return session;
     }
-    session = { client, key, socket, old: [] };
+    session = { client, key, socket, old: [], consecutiveLoss: { toServer: 0, toClient: 0 } };
     sessions.set(key, session);
     listenToServer(session, socket);
     return session;

@@ -114,6 +114,32 @@ test('random loss never drops more in a row than the cap', async (t) => {
   t.is(server.received.length, 300 - lost);
 });
 
+
+test('the cap on drops in a row holds for each client when several share the relay', async (t) => {
+  const { server, relay, send } = await setup(t, { toServer: { loss: 0.8, maxConsecutiveLoss: 2 } });
+  const second = await udpPeer();
+  t.teardown(() => second.close());
+  const sendSecond = (b: Buffer) => second.socket.send(b, relay.address.port, relay.address.address);
+  // Interleaved: with one count for both, either client could lose far more than 2 in a row.
+  for (let i = 0; i < 300; i++) {
+    (i % 2 ? sendSecond : send)(Buffer.alloc(50, i));
+    if (i % 20 === 19) await sleep(1);
+  }
+  await waitFor(() => relay.log.length === 300);
+  const clients = new Set(relay.log.map((e) => e.client));
+  t.is(clients.size, 2);
+  for (const client of clients) {
+    let run = 0;
+    let longest = 0;
+    for (const e of relay.log.filter((l) => l.client === client)) {
+      run = e.action === 'dropped' ? run + 1 : 0;
+      longest = Math.max(longest, run);
+    }
+    t.is(longest, 2, client);
+  }
+  t.true(server.received.length > 0);
+});
+
 test('the same seed drops the same datagrams', async (t) => {
   const patterns: string[] = [];
   for (let run = 0; run < 2; run++) {
