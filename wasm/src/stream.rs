@@ -1,5 +1,5 @@
 use js_sys::{Promise, Uint8Array};
-use quicbridge_core::{app_code, Stream, TryRead};
+use quicbridge_core::{app_code, Received, Stream, TryRead};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -60,9 +60,7 @@ impl WasmStream {
         let stream = self.inner.clone();
         future_to_promise(async move {
             let chunk = stream.read(max as usize).await.or_throw()?;
-            Ok(chunk.map_or(JsValue::NULL, |bytes| {
-                Uint8Array::from(&*bytes.contiguous()).into()
-            }))
+            Ok(chunk.map_or(JsValue::NULL, |bytes| to_uint8_array(&bytes).into()))
         })
     }
 
@@ -71,7 +69,7 @@ impl WasmStream {
     #[wasm_bindgen(js_name = tryRead)]
     pub fn try_read(&self, max: u32) -> Result<JsValue, JsValue> {
         Ok(match self.inner.try_read(max as usize).or_throw()? {
-            TryRead::Data(bytes) => Uint8Array::from(&*bytes.contiguous()).into(),
+            TryRead::Data(bytes) => to_uint8_array(&bytes).into(),
             TryRead::End => JsValue::NULL,
             TryRead::Blocked => JsValue::UNDEFINED,
         })
@@ -82,4 +80,21 @@ impl WasmStream {
             .stop(app_code(code, "code").or_throw()?)
             .or_throw()
     }
+}
+
+/// Received bytes in one JavaScript array, each chunk copied into it once
+/// (one call into JavaScript when they came in one chunk, as most do).
+fn to_uint8_array(received: &Received) -> Uint8Array {
+    let mut chunks = received.chunks();
+    if let (Some(only), None) = (chunks.next(), chunks.next()) {
+        return Uint8Array::from(only);
+    }
+    let array = Uint8Array::new_with_length(received.len() as u32);
+    let mut at = 0;
+    for chunk in received.chunks() {
+        let end = at + chunk.len() as u32;
+        array.subarray(at, end).copy_from(chunk);
+        at = end;
+    }
+    array
 }

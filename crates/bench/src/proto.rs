@@ -98,10 +98,7 @@ pub async fn answer(stream: Stream) -> Res<()> {
     let mut total: u64 = 0;
     while let Some(chunk) = stream.read(READ_CHUNK).await? {
         if total < 4 {
-            let bytes = chunk.contiguous();
-            let have = total as usize;
-            let take = (4 - have).min(bytes.len());
-            header[have..have + take].copy_from_slice(&bytes[..take]);
+            chunk.copy_prefix(&mut header[total as usize..]);
         }
         total += chunk.len() as u64;
     }
@@ -164,14 +161,12 @@ pub async fn exchange_from(
 
 pub async fn read_response(stream: &Stream, start: Instant, response_len: usize) -> Res<Exchange> {
     let mut first_byte = None;
-    let mut head = Vec::with_capacity(8);
+    let mut head = [0u8; 8];
     let mut received = 0usize;
     while let Some(chunk) = stream.read(READ_CHUNK).await? {
         first_byte.get_or_insert_with(|| start.elapsed());
-        if head.len() < 8 {
-            let bytes = chunk.contiguous();
-            let take = (8 - head.len()).min(bytes.len());
-            head.extend_from_slice(&bytes[..take]);
+        if received < head.len() {
+            chunk.copy_prefix(&mut head[received..]);
         }
         received += chunk.len();
     }
@@ -183,8 +178,7 @@ pub async fn read_response(stream: &Stream, start: Instant, response_len: usize)
     Ok(Exchange {
         first_byte: first_byte.unwrap_or_else(|| start.elapsed()),
         total: start.elapsed(),
-        server_count: (head.len() == 8)
-            .then(|| u64::from_be_bytes(head.try_into().expect("8 bytes"))),
+        server_count: (received >= head.len()).then(|| u64::from_be_bytes(head)),
     })
 }
 

@@ -27,12 +27,13 @@ pub(crate) struct ReleasableSocket {
 
 impl ReleasableSocket {
     pub(crate) fn wrap(socket: Arc<dyn AsyncUdpSocket>) -> io::Result<Arc<Self>> {
+        let local = socket.local_addr()?;
         Ok(Arc::new(ReleasableSocket {
-            local: socket.local_addr()?,
+            local,
             // Nothing on a loopback path fragments a datagram: its MTU (64
             // KiB) is the largest UDP datagram there is, so MTU discovery
             // works there whether or not the socket sets don't-fragment.
-            may_fragment: socket.may_fragment() && !socket.local_addr()?.ip().is_loopback(),
+            may_fragment: socket.may_fragment() && !local.ip().is_loopback(),
             max_transmit_segments: socket.max_transmit_segments(),
             max_receive_segments: socket.max_receive_segments(),
             socket: RwLock::new(Some(socket)),

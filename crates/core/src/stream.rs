@@ -1,4 +1,3 @@
-use std::borrow::Cow;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,23 +65,29 @@ impl Received {
         self.len == 0
     }
 
-    /// Copies the bytes into `out`, which must be [`len`](Self::len) long.
-    pub fn copy_to(&self, out: &mut [u8]) {
-        assert_eq!(out.len(), self.len, "a buffer of the received length");
-        let mut at = 0;
-        for chunk in &self.chunks {
-            out[at..at + chunk.len()].copy_from_slice(chunk);
-            at += chunk.len();
-        }
+    /// The chunks, in order, as quinn received them.
+    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        self.chunks.iter().map(|chunk| &chunk[..])
     }
 
-    /// The bytes in one slice: borrowed when they came in one chunk, joined
-    /// otherwise.
-    pub fn contiguous(&self) -> Cow<'_, [u8]> {
-        match &self.chunks[..] {
-            [only] => Cow::Borrowed(only),
-            chunks => Cow::Owned(chunks.concat()),
+    /// Copies the first bytes into `out`, as many as fit; returns how many.
+    pub fn copy_prefix(&self, out: &mut [u8]) -> usize {
+        let mut at = 0;
+        for chunk in self.chunks() {
+            let take = chunk.len().min(out.len() - at);
+            out[at..at + take].copy_from_slice(&chunk[..take]);
+            at += take;
+            if at == out.len() {
+                break;
+            }
         }
+        at
+    }
+
+    /// Copies all the bytes into `out`, which must be [`len`](Self::len) long.
+    pub fn copy_to(&self, out: &mut [u8]) {
+        assert_eq!(out.len(), self.len, "a buffer of the received length");
+        self.copy_prefix(out);
     }
 }
 
@@ -362,4 +367,32 @@ fn stream_code_error(code: ErrorCode, message: String, quic_code: VarInt) -> Err
         remote: Some(true),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(chunks: &[&'static [u8]]) -> Received {
+        let mut received = Received::default();
+        for chunk in chunks {
+            received.push(Bytes::from_static(chunk));
+        }
+        received
+    }
+
+    #[test]
+    fn received_chunks_copy_in_order_across_chunk_edges() {
+        let r = received(&[b"ab", b"", b"cde", b"f"]);
+        assert_eq!(r.len(), 6);
+        let mut prefix = [0u8; 4];
+        assert_eq!(r.copy_prefix(&mut prefix), 4);
+        assert_eq!(&prefix, b"abcd");
+        let mut all = [0u8; 6];
+        r.copy_to(&mut all);
+        assert_eq!(&all, b"abcdef");
+        let mut more = [0u8; 8];
+        assert_eq!(r.copy_prefix(&mut more), 6);
+        assert_eq!(r.chunks().flatten().copied().collect::<Vec<_>>(), b"abcdef");
+    }
 }

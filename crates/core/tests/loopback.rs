@@ -71,15 +71,15 @@ async fn echo_once(
     let accepted = server.accept().await.unwrap().unwrap();
     let incoming = accepted.accept_bi().await.unwrap();
     let early = incoming.is_early();
-    let mut got = Vec::new();
+    let mut got = Vec::<u8>::new();
     while let Some(chunk) = incoming.read(65536).await.unwrap() {
-        got.extend_from_slice(&chunk.contiguous());
+        got.extend(chunk.chunks().flatten());
     }
     incoming.write(&got).await.unwrap();
     incoming.finish().unwrap();
-    let mut back = Vec::new();
+    let mut back = Vec::<u8>::new();
     while let Some(chunk) = stream.read(65536).await.unwrap() {
-        back.extend_from_slice(&chunk.contiguous());
+        back.extend(chunk.chunks().flatten());
     }
     assert_eq!(back, message);
     early
