@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use quinn::{AsyncUdpSocket, Runtime, VarInt};
-use tokio::sync::{mpsc, Mutex as AsyncMutex, Notify};
+use tokio::sync::{mpsc, watch, Mutex as AsyncMutex, Notify};
 
 use crate::close::{connection_error, Ending, Endings, LocalClose};
 use crate::config::{ConnectOptions, EndpointOptions, RetryPolicy, SocketTraits};
@@ -29,6 +29,8 @@ pub struct Endpoint {
     /// The socket in use, and after a rebind the one before it, which quinn
     /// keeps reading until traffic arrives on the new one.
     sockets: Arc<Mutex<Vec<Arc<ReleasableSocket>>>>,
+    /// Set by [`release`](Self::release): ends [`wait_idle`](Self::wait_idle).
+    released: Arc<watch::Sender<bool>>,
     _accept_loop_guard: Arc<StopOnDrop>,
 }
 
@@ -154,6 +156,7 @@ impl Endpoint {
             endings,
             accepted,
             sockets: Arc::new(Mutex::new(vec![socket])),
+            released: Arc::new(watch::Sender::new(false)),
             _accept_loop_guard: stop_accepting,
         })
     }
@@ -239,6 +242,7 @@ impl Endpoint {
         for socket in self.sockets().drain(..) {
             socket.release();
         }
+        self.released.send_replace(true);
     }
 
     fn sockets(&self) -> std::sync::MutexGuard<'_, Vec<Arc<ReleasableSocket>>> {
@@ -263,9 +267,18 @@ impl Endpoint {
     }
 
     /// Settles when every connection of this endpoint has been closed and
-    /// drained (so the socket can be released without losing a close).
+    /// drained (so the socket can be released without losing a close), or
+    /// once the socket is released: a draining connection lasts three probe
+    /// timeouts, minutes when its RTT estimate is inflated by heavy loss, and
+    /// past a caller's limit on waiting, a still pending wait would keep a
+    /// binding's process alive (the native one's pending calls hold the
+    /// event loop) for nothing, as without a socket nothing more is sent.
     pub async fn wait_idle(&self) {
-        self.inner.wait_idle().await;
+        let mut released = self.released.subscribe();
+        tokio::select! {
+            _ = self.inner.wait_idle() => {}
+            _ = released.wait_for(|released| *released) => {}
+        }
     }
 }
 

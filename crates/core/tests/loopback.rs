@@ -178,3 +178,55 @@ async fn a_connection_at_the_largest_stream_limits_starts_promptly() {
         .unwrap();
     echo_once(&server, &client, b"many streams allowed").await;
 }
+
+/// A closed connection drains for three probe timeouts, which loss can
+/// stretch to minutes; once the socket is released there is nothing left to
+/// send, and waiting on must not hold a binding (and its process) open.
+#[tokio::test]
+async fn releasing_the_socket_ends_a_wait_for_draining_connections() {
+    // A peer that never answers: the handshake stays in flight, so the
+    // closed connection drains for three of its one-second probe timeouts.
+    let silent = UdpSocket::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    let client_endpoint = endpoint(serde_json::json!({}));
+    let options = serde_json::json!({
+        "address": "127.0.0.1", "port": silent.local_addr().unwrap().port(),
+        "serverName": "localhost", "ca": pki().ca_pem, "alpn": ["t"],
+    });
+    let options = ConnectOptions::from_json(&options.to_string()).unwrap();
+    let connecting = {
+        let endpoint = client_endpoint.clone();
+        tokio::spawn(async move { endpoint.connect(&options).await.map(|_| ()) })
+    };
+    while client_endpoint.open_connections() == 0 {
+        assert!(!connecting.is_finished(), "the handshake ended by itself");
+        tokio::task::yield_now().await;
+    }
+    client_endpoint.close(0u32.into(), "");
+    assert!(
+        connecting.await.unwrap().is_err(),
+        "closing ends the handshake"
+    );
+
+    let waiter = {
+        let endpoint = client_endpoint.clone();
+        tokio::spawn(async move { endpoint.wait_idle().await })
+    };
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!waiter.is_finished(), "still draining");
+    assert_eq!(client_endpoint.open_connections(), 1);
+    client_endpoint.release();
+    for _ in 0..100 {
+        if waiter.is_finished() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(waiter.is_finished(), "released: nothing left to wait for");
+    assert_eq!(
+        client_endpoint.open_connections(),
+        1,
+        "drained by release, not by time"
+    );
+}
