@@ -82,10 +82,31 @@ impl AsyncTimer for JsTimer {
             // before the deadline and spins.
             let delay_ms = ((self.deadline - now).as_micros() as f64 / 1000.0).ceil();
             let on_fire = armed.on_fire.as_ref().expect("set at construction");
-            armed.handle = Some(set_timeout(on_fire, delay_ms));
+            let handle = set_timeout(on_fire, delay_ms);
+            unref(&handle);
+            armed.handle = Some(handle);
             armed.at = Some(self.deadline);
         }
         Poll::Pending
+    }
+}
+
+/// Node.js stays alive for a pending timeout, and quinn's timers outlive
+/// what the process should wait for: a connection still draining (three
+/// probe timeouts, minutes under heavy loss) after its endpoint gave the
+/// socket back. While an endpoint is open its hold (lib/keep-alive.ts)
+/// keeps the process alive, as the native backend relies on too; so the
+/// timers themselves do not. Browsers hand out numbers: nothing to unref.
+fn unref(handle: &JsValue) {
+    thread_local! {
+        static UNREF: JsValue = JsValue::from_str("unref");
+    }
+    let unref = UNREF.with(|name| js_sys::Reflect::get(handle, name));
+    if let Some(unref) = unref
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    {
+        let _ = unref.call0(handle);
     }
 }
 
