@@ -21,5 +21,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   log "installing npm packages"
   npm install --no-audit --no-fund
 fi
+# The install test installs the packed package the way a user would, with
+# npm --offline: its runtime dependencies' registry metadata must be in the
+# npm cache, and installing from package-lock.json stores only tarballs.
+log "caching the package's runtime dependencies for offline installs"
+node -e 'const d = require("./package.json").dependencies; console.log(Object.entries(d).map(([n, v]) => `${n}@${v}`).join("\n"))' |
+  xargs npm cache add --prefer-offline
 ensure_wasm_bindgen >/dev/null
 npm run build
