@@ -1,4 +1,4 @@
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
@@ -15,6 +15,10 @@ extern "C" {
     fn set_timeout(callback: &Closure<dyn FnMut()>, delay_ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(handle: &JsValue);
+    /// What Node.js's `setTimeout` returns.
+    type NodeTimeout;
+    #[wasm_bindgen(method)]
+    fn unref(this: &NodeTimeout);
 }
 
 /// A quinn timer on `setTimeout`. quinn moves its deadlines constantly;
@@ -96,17 +100,18 @@ impl AsyncTimer for JsTimer {
 /// probe timeouts, minutes under heavy loss) after its endpoint gave the
 /// socket back. While an endpoint is open its hold (lib/keep-alive.ts)
 /// keeps the process alive, as the native backend relies on too; so the
-/// timers themselves do not. Browsers hand out numbers: nothing to unref.
+/// timers themselves do not. Whether timeouts can be unref'd (Node.js
+/// objects, not a browser's numbers) is asked once, so that arming a timer
+/// costs one more call into JavaScript, not a lookup per timer.
 fn unref(handle: &JsValue) {
     thread_local! {
-        static UNREF: JsValue = JsValue::from_str("unref");
+        static CAN_UNREF: OnceCell<bool> = const { OnceCell::new() };
     }
-    let unref = UNREF.with(|name| js_sys::Reflect::get(handle, name));
-    if let Some(unref) = unref
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-    {
-        let _ = unref.call0(handle);
+    let can_unref = CAN_UNREF.with(|can| {
+        *can.get_or_init(|| js_sys::Reflect::has(handle, &"unref".into()).unwrap_or(false))
+    });
+    if can_unref {
+        handle.unchecked_ref::<NodeTimeout>().unref();
     }
 }
 

@@ -268,11 +268,10 @@ impl Endpoint {
 
     /// Settles when every connection of this endpoint has been closed and
     /// drained (so the socket can be released without losing a close), or
-    /// once the socket is released: a draining connection lasts three probe
-    /// timeouts, minutes when its RTT estimate is inflated by heavy loss, and
-    /// past a caller's limit on waiting, a still pending wait would keep a
-    /// binding's process alive (the native one's pending calls hold the
-    /// event loop) for nothing, as without a socket nothing more is sent.
+    /// when the socket is released. A connection drains for three probe
+    /// timeouts, which heavy loss can stretch to minutes; a caller that stops
+    /// waiting releases the socket, after which nothing more is sent, and a
+    /// wait still pending would hold the native binding's event loop open.
     pub async fn wait_idle(&self) {
         let mut released = self.released.subscribe();
         tokio::select! {
