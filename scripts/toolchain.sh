@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Sourced by the build scripts: where caches live and how the wasm32
 # toolchain is found. Everything is installed on demand and idempotently;
-# nothing here writes inside the checkout except build outputs.
+# nothing here writes inside the checkout except build outputs and the
+# patched crate sources that the build reads (patched-crates/, see below).
 
 set -euo pipefail
 
@@ -73,3 +74,42 @@ ensure_wasm_bindgen() {
   fi
   echo "$root/bin/wasm-bindgen"
 }
+
+# Cargo.toml's [patch.crates-io] builds quinn-proto from patched-crates/:
+# the crates.io release (checksum pinned below, as in a Cargo.lock), with
+# patches/quinn-proto-<version>.patch applied (why: the patch's header).
+QUINN_PROTO_VERSION=0.11.19
+QUINN_PROTO_SHA256=0e750cca55fe4f0439a15d0bb529da9651e79993e8e72c61a899a36d462befbe
+
+sha256_of() {
+  if command -v sha256sum >/dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi | cut -d' ' -f1
+}
+
+ensure_patched_crates() {
+  local patch="$REPO_ROOT/patches/quinn-proto-$QUINN_PROTO_VERSION.patch"
+  local dir="$REPO_ROOT/patched-crates/quinn-proto"
+  local crate="$QUICBRIDGE_CACHE/crates/quinn-proto-$QUINN_PROTO_VERSION.crate"
+  local stamp
+  stamp="$QUINN_PROTO_SHA256 $(sha256_of "$patch")"
+  [ "$(cat "$dir/.patched" 2>/dev/null)" = "$stamp" ] && return
+  if [ ! -f "$crate" ] || [ "$(sha256_of "$crate")" != "$QUINN_PROTO_SHA256" ]; then
+    log "downloading quinn-proto $QUINN_PROTO_VERSION from crates.io (once)"
+    mkdir -p "$(dirname "$crate")"
+    curl -fsSL --retry 3 -o "$crate.part" \
+      "https://static.crates.io/crates/quinn-proto/quinn-proto-$QUINN_PROTO_VERSION.crate"
+    [ "$(sha256_of "$crate.part")" = "$QUINN_PROTO_SHA256" ] ||
+      die "quinn-proto-$QUINN_PROTO_VERSION.crate from crates.io does not have the pinned checksum"
+    mv "$crate.part" "$crate"
+  fi
+  log "patching quinn-proto $QUINN_PROTO_VERSION into patched-crates/"
+  # Unpacked and patched outside the checkout: inside it, git apply would
+  # take the patch's paths as relative to the checkout's root.
+  local work
+  work="$(mktemp -d)"
+  tar -xzf "$crate" -C "$work" --strip-components=1
+  (cd "$work" && git apply "$patch") || die "$patch does not apply"
+  echo "$stamp" >"$work/.patched"
+  rm -rf "$dir" && mkdir -p "$(dirname "$dir")" && mv "$work" "$dir"
+}
+
+ensure_patched_crates
