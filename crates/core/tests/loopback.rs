@@ -1,36 +1,16 @@
 //! The core on quinn's tokio runtime over real loopback sockets: the same
 //! code paths both bindings drive, without JavaScript in the way.
 
+#[path = "support/pki.rs"]
+mod pki;
+
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pki::{pki, Pki};
 use quicbridge_core::{ConnectOptions, EarlyData, Endpoint, EndpointOptions};
 use quinn::{Runtime, TokioRuntime};
-
-struct Pki {
-    ca_pem: String,
-    chain_pem: String,
-    key_pem: String,
-}
-
-fn pki() -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    Pki {
-        ca_pem: ca.pem(),
-        chain_pem: leaf.pem() + &ca.pem(),
-        key_pem: leaf_key.serialize_pem(),
-    }
-}
 
 fn endpoint(options: serde_json::Value) -> Endpoint {
     let socket = UdpSocket::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
