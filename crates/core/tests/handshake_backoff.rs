@@ -10,7 +10,7 @@ mod pki;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use memory_network::{packet_types, MemoryNetwork, PacketType};
+use memory_network::{packet_types, MemoryNetwork, PacketType, FIRST_PORT};
 use pki::pki;
 use quicbridge_core::{ConnectOptions, Endpoint, EndpointOptions};
 use quinn::TokioRuntime;
@@ -37,7 +37,8 @@ async fn a_lost_finished_is_repeated_promptly_after_a_slow_initial_exchange() {
         let (mut to_server, mut handshakes_lost) = (0, 0);
         MemoryNetwork::new(ONE_WAY_DELAY, move |datagram| {
             let types = packet_types(datagram.contents);
-            let towards_server = datagram.to.port() == 10_000;
+            // The server's socket is the first one made.
+            let towards_server = datagram.to.port() == FIRST_PORT;
             let lost = towards_server && {
                 to_server += 1;
                 // The first Initial and the probes of three probe timeouts.

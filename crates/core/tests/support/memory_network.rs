@@ -23,6 +23,9 @@ pub struct Datagram<'a> {
     pub contents: &'a [u8],
 }
 
+/// The port of the first socket a network makes.
+pub const FIRST_PORT: u16 = 10_000;
+
 type LossRule = Box<dyn FnMut(&Datagram) -> bool + Send>;
 type Inbox = mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>;
 
@@ -42,10 +45,10 @@ impl MemoryNetwork {
         })
     }
 
-    /// A socket on 127.0.0.1 with the next free port, from 10000 up.
+    /// A socket on 127.0.0.1 with the next free port, from [`FIRST_PORT`] up.
     pub fn socket(self: &Arc<Self>) -> Arc<MemorySocket> {
         let mut sockets = self.sockets.lock().unwrap();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 10_000 + sockets.len() as u16));
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, FIRST_PORT + sockets.len() as u16));
         let (tx, rx) = mpsc::unbounded_channel();
         sockets.insert(addr, tx);
         Arc::new(MemorySocket {
