@@ -1,11 +1,10 @@
 /**
  * Keeps the Node.js event loop alive while endpoints are open, as an open
- * UDP or TCP socket does. The native backend's sockets and pending calls
- * live on Rust threads that libuv cannot see, so without this a script
- * awaiting a QUIC read could exit before the data arrives. The hold is all
- * that does: the wasm backend's timers are unref'd, and a released endpoint
- * ends the native waitIdle, so connections still draining after close()
- * stopped waiting for them do not keep the process alive.
+ * UDP or TCP socket does. Neither backend's handles do it themselves: the
+ * native backend's libuv handles (socket watchers, its timer, its wakeup)
+ * and the wasm backend's timeouts are unref'd, so that connections still
+ * draining after close() stopped waiting for them do not keep the process
+ * alive. The hold is what keeps a script awaiting a QUIC read running.
  */
 let holders = 0;
 let timer: NodeJS.Timeout | undefined;

@@ -1,10 +1,12 @@
-use napi::bindgen_prelude::{Buffer, BufferSlice};
+use napi::bindgen_prelude::{Buffer, BufferSlice, PromiseRaw};
+use napi::Env;
 use napi_derive::napi;
 use quicbridge_core::http3::Http3Session;
 use quicbridge_core::{app_code, Connection};
 
 use crate::error::OrThrow;
 use crate::http3::NativeHttp3Session;
+use crate::promise::promise;
 use crate::stream::NativeStream;
 
 #[napi]
@@ -20,24 +22,36 @@ impl NativeConnection {
 
 #[napi]
 impl NativeConnection {
-    #[napi]
-    pub async fn open_bi(&self) -> napi::Result<NativeStream> {
-        Ok(NativeStream::new(self.inner.open_bi().await.or_throw()?))
+    #[napi(ts_return_type = "Promise<NativeStream>")]
+    pub fn open_bi<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeStream>> {
+        let connection = self.inner.clone();
+        promise(env, async move {
+            Ok(NativeStream::new(connection.open_bi().await.or_throw()?))
+        })
     }
 
-    #[napi]
-    pub async fn accept_bi(&self) -> napi::Result<NativeStream> {
-        Ok(NativeStream::new(self.inner.accept_bi().await.or_throw()?))
+    #[napi(ts_return_type = "Promise<NativeStream>")]
+    pub fn accept_bi<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeStream>> {
+        let connection = self.inner.clone();
+        promise(env, async move {
+            Ok(NativeStream::new(connection.accept_bi().await.or_throw()?))
+        })
     }
 
-    #[napi]
-    pub async fn open_uni(&self) -> napi::Result<NativeStream> {
-        Ok(NativeStream::new(self.inner.open_uni().await.or_throw()?))
+    #[napi(ts_return_type = "Promise<NativeStream>")]
+    pub fn open_uni<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeStream>> {
+        let connection = self.inner.clone();
+        promise(env, async move {
+            Ok(NativeStream::new(connection.open_uni().await.or_throw()?))
+        })
     }
 
-    #[napi]
-    pub async fn accept_uni(&self) -> napi::Result<NativeStream> {
-        Ok(NativeStream::new(self.inner.accept_uni().await.or_throw()?))
+    #[napi(ts_return_type = "Promise<NativeStream>")]
+    pub fn accept_uni<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeStream>> {
+        let connection = self.inner.clone();
+        promise(env, async move {
+            Ok(NativeStream::new(connection.accept_uni().await.or_throw()?))
+        })
     }
 
     /// A new stream if the peer's limit allows one now, else `null`.
@@ -77,10 +91,17 @@ impl NativeConnection {
 
     /// Waits for a datagram; resolves with it and every other one already
     /// received (up to `max_bytes`), framed by the core.
-    #[napi]
-    pub async fn read_datagrams(&self, max_bytes: u32) -> napi::Result<Buffer> {
-        let framed = self.inner.read_datagrams(max_bytes as usize).await;
-        Ok(Buffer::from(framed.or_throw()?))
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn read_datagrams<'env>(
+        &self,
+        env: &'env Env,
+        max_bytes: u32,
+    ) -> napi::Result<PromiseRaw<'env, Buffer>> {
+        let connection = self.inner.clone();
+        promise(env, async move {
+            let framed = connection.read_datagrams(max_bytes as usize).await;
+            Ok(Buffer::from(framed.or_throw()?))
+        })
     }
 
     /// The datagrams already received (up to `max_bytes`), framed by the
@@ -104,17 +125,24 @@ impl NativeConnection {
     }
 
     /// Settles with the JSON of `CloseInfo` when the connection ends.
-    #[napi]
-    pub async fn closed(&self) -> String {
-        self.inner.closed().await.to_json()
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn closed<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
+        let connection = self.inner.clone();
+        promise(env, async move { Ok(connection.closed().await.to_json()) })
     }
 
     /// Settles once the handshake completes with what became of 0-RTT:
     /// `notAttempted`, `accepted` or `rejected`.
-    #[napi]
-    pub async fn handshake_complete(&self) -> napi::Result<&'static str> {
-        let early_data = self.inner.handshake_complete().await.or_throw()?;
-        Ok(early_data.as_str())
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn handshake_complete<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, &'static str>> {
+        let connection = self.inner.clone();
+        promise(env, async move {
+            let early_data = connection.handshake_complete().await.or_throw()?;
+            Ok(early_data.as_str())
+        })
     }
 
     /// JSON of `ConnectionInfo`.
@@ -137,14 +165,21 @@ impl NativeConnection {
 
     /// Starts HTTP/3 on this connection as the client (`server == false`)
     /// or as the server.
-    #[napi]
-    pub async fn http3(&self, server: bool) -> napi::Result<NativeHttp3Session> {
-        let session = if server {
-            Http3Session::server(&self.inner).await
-        } else {
-            Http3Session::client(&self.inner).await
-        };
-        Ok(NativeHttp3Session::new(session.or_throw()?))
+    #[napi(ts_return_type = "Promise<NativeHttp3Session>")]
+    pub fn http3<'env>(
+        &self,
+        env: &'env Env,
+        server: bool,
+    ) -> napi::Result<PromiseRaw<'env, NativeHttp3Session>> {
+        let connection = self.inner.clone();
+        promise(env, async move {
+            let session = if server {
+                Http3Session::server(&connection).await
+            } else {
+                Http3Session::client(&connection).await
+            };
+            Ok(NativeHttp3Session::new(session.or_throw()?))
+        })
     }
 
     #[napi]

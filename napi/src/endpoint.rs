@@ -1,14 +1,18 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use napi::bindgen_prelude::PromiseRaw;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Env;
 use napi_derive::napi;
 use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error, KeyLogSink};
-use quinn::{AsyncUdpSocket, Runtime, TokioRuntime};
+use quinn::{AsyncUdpSocket, Runtime};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::connection::NativeConnection;
 use crate::error::OrThrow;
+use crate::event_loop::LoopRuntime;
+use crate::promise::promise;
 
 /// A JavaScript `(line: string) => void` callable from quinn's threads; weak,
 /// so that it does not keep the process alive by itself.
@@ -33,7 +37,7 @@ fn bind_socket(address: &str, port: u32) -> quicbridge_core::Result<Arc<dyn Asyn
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES);
     socket.bind(&addr.into())?;
-    Ok(TokioRuntime.wrap_udp_socket(socket.into())?)
+    Ok(LoopRuntime.wrap_udp_socket(socket.into())?)
 }
 
 const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
@@ -43,22 +47,26 @@ impl NativeEndpoint {
     /// Binds a UDP socket on `address:port` (port 0 picks one) and starts an
     /// endpoint on it; `options` is the JSON of `EndpointOptions`; `keylog`
     /// receives TLS secrets in SSLKEYLOGFILE format.
-    #[napi(factory)]
-    pub async fn bind(
+    #[napi(ts_return_type = "Promise<NativeEndpoint>")]
+    pub fn bind<'env>(
+        env: &'env Env,
         address: String,
         port: u32,
         options: String,
         keylog: Option<LineCallback>,
-    ) -> napi::Result<Self> {
+    ) -> napi::Result<PromiseRaw<'env, NativeEndpoint>> {
         let options = EndpointOptions::from_json(&options).or_throw()?;
-        let socket = bind_socket(&address, port).or_throw()?;
         let keylog = keylog.map(|callback| -> KeyLogSink {
             Arc::new(move |line| {
                 callback.call(line, ThreadsafeFunctionCallMode::NonBlocking);
             })
         });
-        let inner = Endpoint::new(socket, Arc::new(TokioRuntime), &options, keylog).or_throw()?;
-        Ok(NativeEndpoint { inner })
+        promise(env, async move {
+            let socket = bind_socket(&address, port).or_throw()?;
+            let inner =
+                Endpoint::new(socket, Arc::new(LoopRuntime), &options, keylog).or_throw()?;
+            Ok(NativeEndpoint { inner })
+        })
     }
 
     /// JSON `{ address, port }` of the bound socket.
@@ -72,26 +80,47 @@ impl NativeEndpoint {
         ))
     }
 
-    #[napi]
-    pub async fn connect(&self, options: String) -> napi::Result<NativeConnection> {
+    #[napi(ts_return_type = "Promise<NativeConnection>")]
+    pub fn connect<'env>(
+        &self,
+        env: &'env Env,
+        options: String,
+    ) -> napi::Result<PromiseRaw<'env, NativeConnection>> {
         let options = ConnectOptions::from_json(&options).or_throw()?;
-        let connection = self.inner.connect(&options).await.or_throw()?;
-        Ok(NativeConnection::new(connection))
+        let endpoint = self.inner.clone();
+        promise(env, async move {
+            let connection = endpoint.connect(&options).await.or_throw()?;
+            Ok(NativeConnection::new(connection))
+        })
     }
 
     /// The next incoming connection, or `null` once the endpoint is closed.
-    #[napi]
-    pub async fn accept(&self) -> napi::Result<Option<NativeConnection>> {
-        let connection = self.inner.accept().await.or_throw()?;
-        Ok(connection.map(NativeConnection::new))
+    #[napi(ts_return_type = "Promise<NativeConnection | null>")]
+    pub fn accept<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, Option<NativeConnection>>> {
+        let endpoint = self.inner.clone();
+        promise(env, async move {
+            let connection = endpoint.accept().await.or_throw()?;
+            Ok(connection.map(NativeConnection::new))
+        })
     }
 
     /// Moves the endpoint to a new socket on `address:port`; its
     /// connections migrate.
-    #[napi]
-    pub async fn rebind(&self, address: String, port: u32) -> napi::Result<()> {
-        let socket = bind_socket(&address, port).or_throw()?;
-        self.inner.rebind(socket).or_throw()
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn rebind<'env>(
+        &self,
+        env: &'env Env,
+        address: String,
+        port: u32,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let endpoint = self.inner.clone();
+        promise(env, async move {
+            let socket = bind_socket(&address, port).or_throw()?;
+            endpoint.rebind(socket).or_throw()
+        })
     }
 
     #[napi]
@@ -113,8 +142,12 @@ impl NativeEndpoint {
         self.inner.release();
     }
 
-    #[napi]
-    pub async fn wait_idle(&self) {
-        self.inner.wait_idle().await;
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn wait_idle<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let endpoint = self.inner.clone();
+        promise(env, async move {
+            endpoint.wait_idle().await;
+            Ok(())
+        })
     }
 }

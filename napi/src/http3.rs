@@ -1,4 +1,5 @@
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, PromiseRaw};
+use napi::Env;
 use napi_derive::napi;
 use quicbridge_core::app_code;
 use quicbridge_core::http3::{
@@ -6,6 +7,7 @@ use quicbridge_core::http3::{
 };
 
 use crate::error::OrThrow;
+use crate::promise::promise;
 
 #[napi]
 pub struct NativeHttp3Session {
@@ -21,18 +23,31 @@ impl NativeHttp3Session {
 #[napi]
 impl NativeHttp3Session {
     /// Sends a request head (JSON of `RequestHead`).
-    #[napi]
-    pub async fn request(&self, head: String) -> napi::Result<NativeHttp3Stream> {
+    #[napi(ts_return_type = "Promise<NativeHttp3Stream>")]
+    pub fn request<'env>(
+        &self,
+        env: &'env Env,
+        head: String,
+    ) -> napi::Result<PromiseRaw<'env, NativeHttp3Stream>> {
         let head = RequestHead::from_json(&head).or_throw()?;
-        let stream = self.inner.request(&head).await.or_throw()?;
-        Ok(NativeHttp3Stream { inner: stream })
+        let session = self.inner.clone();
+        promise(env, async move {
+            let stream = session.request(&head).await.or_throw()?;
+            Ok(NativeHttp3Stream { inner: stream })
+        })
     }
 
     /// The next request, or `null` once the client is done.
-    #[napi]
-    pub async fn accept(&self) -> napi::Result<Option<NativeHttp3Stream>> {
-        let stream = self.inner.accept().await.or_throw()?;
-        Ok(stream.map(|inner| NativeHttp3Stream { inner }))
+    #[napi(ts_return_type = "Promise<NativeHttp3Stream | null>")]
+    pub fn accept<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, Option<NativeHttp3Stream>>> {
+        let session = self.inner.clone();
+        promise(env, async move {
+            let stream = session.accept().await.or_throw()?;
+            Ok(stream.map(|inner| NativeHttp3Stream { inner }))
+        })
     }
 }
 
@@ -50,43 +65,69 @@ impl NativeHttp3Stream {
     }
 
     /// Settles with the JSON of the response head (client side).
-    #[napi]
-    pub async fn response_head(&self) -> napi::Result<String> {
-        Ok(self.inner.response_head().await.or_throw()?.to_json())
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn response_head<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
+        let stream = self.inner.clone();
+        promise(env, async move {
+            Ok(stream.response_head().await.or_throw()?.to_json())
+        })
     }
 
-    #[napi]
-    pub async fn respond(&self, head: String) -> napi::Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn respond<'env>(
+        &self,
+        env: &'env Env,
+        head: String,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
         let head = ResponseHead::from_json(&head).or_throw()?;
-        self.inner.respond(&head).await.or_throw()
+        let stream = self.inner.clone();
+        promise(env, async move { stream.respond(&head).await.or_throw() })
     }
 
-    #[napi]
-    pub async fn write(&self, data: Buffer) -> napi::Result<()> {
-        self.inner.write(&data).await.or_throw()
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn write<'env>(&self, env: &'env Env, data: Buffer) -> napi::Result<PromiseRaw<'env, ()>> {
+        let stream = self.inner.clone();
+        promise(env, async move { stream.write(&data).await.or_throw() })
     }
 
     /// Ends the body; `trailers` is JSON of header pairs, or `null`.
-    #[napi]
-    pub async fn finish(&self, trailers: Option<String>) -> napi::Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn finish<'env>(
+        &self,
+        env: &'env Env,
+        trailers: Option<String>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
         let trailers = trailers
             .map(|t| headers_from_json(&t))
             .transpose()
             .or_throw()?;
-        self.inner.finish(trailers.as_ref()).await.or_throw()
+        let stream = self.inner.clone();
+        promise(env, async move {
+            stream.finish(trailers.as_ref()).await.or_throw()
+        })
     }
 
-    #[napi]
-    pub async fn read(&self, max: u32) -> napi::Result<Option<Buffer>> {
-        let chunk = self.inner.read(max as usize).await.or_throw()?;
-        Ok(chunk.map(Buffer::from))
+    #[napi(ts_return_type = "Promise<Buffer | null>")]
+    pub fn read<'env>(
+        &self,
+        env: &'env Env,
+        max: u32,
+    ) -> napi::Result<PromiseRaw<'env, Option<Buffer>>> {
+        let stream = self.inner.clone();
+        promise(env, async move {
+            let chunk = stream.read(max as usize).await.or_throw()?;
+            Ok(chunk.map(Buffer::from))
+        })
     }
 
     /// Settles with JSON of the trailers, or `null` when there were none.
-    #[napi]
-    pub async fn trailers(&self) -> napi::Result<Option<String>> {
-        let trailers = self.inner.trailers().await.or_throw()?;
-        Ok(trailers.as_ref().map(headers_to_json))
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub fn trailers<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Option<String>>> {
+        let stream = self.inner.clone();
+        promise(env, async move {
+            let trailers = stream.trailers().await.or_throw()?;
+            Ok(trailers.as_ref().map(headers_to_json))
+        })
     }
 
     #[napi]

@@ -1,15 +1,20 @@
-//! Node-API binding: quicbridge-core on napi-rs's tokio runtime, with real
-//! UDP sockets (quinn-udp: GSO/GRO where the OS has them). Only
-//! translation lives here; protocol decisions are made in the core.
+//! Node-API binding: quicbridge-core driven on Node.js's event loop, with
+//! real UDP sockets (quinn-udp: GSO/GRO where the OS has them). Only
+//! translation and the runtime live here; protocol decisions are made in
+//! the core.
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod allocator;
 mod connection;
 mod endpoint;
 mod error;
+mod event_loop;
 mod http3;
+mod js_thread;
 pub mod message;
+mod promise;
 mod stream;
+mod uv;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[global_allocator]

@@ -1,11 +1,14 @@
 use std::ptr;
 
-use napi::bindgen_prelude::{Buffer, BufferSlice, Either3, Null, ToNapiValue, Undefined};
-use napi::{check_status, sys};
+use napi::bindgen_prelude::{
+    Buffer, BufferSlice, Either3, Null, PromiseRaw, ToNapiValue, Undefined,
+};
+use napi::{check_status, sys, Env};
 use napi_derive::napi;
 use quicbridge_core::{app_code, Received, Stream, TryRead};
 
 use crate::error::OrThrow;
+use crate::promise::promise;
 
 /// Received bytes as a Node `Buffer` that Node allocates, the chunks copied
 /// into it once. (A `Buffer` over Rust memory would spare that copy but
@@ -56,9 +59,10 @@ impl NativeStream {
     }
 
     /// Resolves when all of `data` is buffered for sending (backpressure).
-    #[napi]
-    pub async fn write(&self, data: Buffer) -> napi::Result<()> {
-        self.inner.write(&data).await.or_throw()
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn write<'env>(&self, env: &'env Env, data: Buffer) -> napi::Result<PromiseRaw<'env, ()>> {
+        let stream = self.inner.clone();
+        promise(env, async move { stream.write(&data).await.or_throw() })
     }
 
     /// Buffers what fits of `data` now; returns how many bytes it took.
@@ -80,10 +84,17 @@ impl NativeStream {
     }
 
     /// Up to `max` bytes once any are available; `null` at the end.
-    #[napi]
-    pub async fn read(&self, max: u32) -> napi::Result<Option<ReceivedBuffer>> {
-        let chunk = self.inner.read(max as usize).await.or_throw()?;
-        Ok(chunk.map(ReceivedBuffer))
+    #[napi(ts_return_type = "Promise<Buffer | null>")]
+    pub fn read<'env>(
+        &self,
+        env: &'env Env,
+        max: u32,
+    ) -> napi::Result<PromiseRaw<'env, Option<ReceivedBuffer>>> {
+        let stream = self.inner.clone();
+        promise(env, async move {
+            let chunk = stream.read(max as usize).await.or_throw()?;
+            Ok(chunk.map(ReceivedBuffer))
+        })
     }
 
     /// Up to `max` bytes already received, `null` at the end, `undefined`
