@@ -3,34 +3,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type * as LoggerModule from '@matrixai/logger' with { 'resolution-mode': 'import' };
 import type * as QuicModule from '@matrixai/quic' with { 'resolution-mode': 'import' };
-import type { QUICStream } from '@matrixai/quic' with { 'resolution-mode': 'import' };
 
 import { ALPN, SERVER_NAME } from '../config';
 import type { BenchPki } from '../pki';
 import { answer } from '../protocol';
-import type { Peer, PeerConnection, PeerServer, Pipe } from './types';
+import { webPipe } from './pipes';
+import type { Peer, PeerConnection, PeerServer } from './types';
 
 // @matrixai/quic is an ES module; this file is loaded as CommonJS.
 async function modules(): Promise<{ quic: typeof QuicModule; logger: typeof LoggerModule }> {
   const [quic, logger] = await Promise.all([import('@matrixai/quic'), import('@matrixai/logger')]);
   return { quic, logger };
-}
-
-/** A web-streams QUICStream as a Pipe. */
-function webPipe(stream: QUICStream): Pipe {
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
-  return {
-    write: (chunk) => writer.write(chunk),
-    end: () => writer.close(),
-    async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        yield value;
-      }
-    },
-  };
 }
 
 /** HMAC over webcrypto: what the server signs its retry tokens with. */

@@ -61,3 +61,20 @@ export function duplexPipe(stream: Duplex, beforeWrite?: () => void): Pipe {
     },
   };
 }
+
+/** A pair of web streams (a @matrixai/quic QUICStream, a Deno QuicBidirectionalStream) as a Pipe. */
+export function webPipe(stream: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }): Pipe {
+  const writer = stream.writable.getWriter();
+  const reader = stream.readable.getReader();
+  return {
+    write: (chunk) => writer.write(chunk),
+    end: () => writer.close(),
+    async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    },
+  };
+}

@@ -2,10 +2,10 @@ import { type BackendName, connect, type EarlyDataState, listen, type QuicConnec
 import { ALPN, SERVER_NAME } from '../config';
 import type { BenchPki } from '../pki';
 import { answer } from '../protocol';
+import { datagramCounter, reportedChannel } from './datagrams';
 import { duplexPipe } from './pipes';
 import {
   type ConnectOptions,
-  DATAGRAM_ACK_EVERY,
   type DatagramChannel,
   type ListenOptions,
   type Peer,
@@ -26,48 +26,20 @@ function hasDatagrams(connection: QuicConnection): boolean {
 
 /** Sends datagrams on `connection` and follows the server's reports of how many arrived. */
 function datagramChannel(connection: QuicConnection): DatagramChannel {
-  let acked = 0;
-  const waiters = new Set<() => void>();
+  const { channel, report } = reportedChannel(
+    () => connection.maxDatagramSize,
+    (data) => connection.sendDatagram(data),
+  );
   void (async () => {
-    for await (const report of connection.datagrams()) {
-      if (report.length !== 8) continue;
-      acked = Math.max(acked, Number(report.readBigUInt64BE(0)));
-      for (const wake of waiters) wake();
-      waiters.clear();
-    }
+    for await (const datagram of connection.datagrams()) report(datagram);
   })().catch(() => {});
-  return {
-    maxSize: () => connection.maxDatagramSize,
-    send: (data) => connection.sendDatagram(data),
-    acked: () => acked,
-    nextAck: (ms) =>
-      new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          resolve(false);
-        }, ms);
-        const wake = (): void => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-        waiters.add(wake);
-      }),
-  };
+  return channel;
 }
 
 /** Counts a server connection's datagrams, reporting the count back every DATAGRAM_ACK_EVERY. */
 async function countDatagrams(connection: QuicConnection, onDatagram: () => void): Promise<void> {
-  let count = 0;
-  for await (const datagram of connection.datagrams()) {
-    if (datagram.length === 0) continue;
-    onDatagram();
-    count += 1;
-    if (count % DATAGRAM_ACK_EVERY === 0) {
-      const report = Buffer.alloc(8);
-      report.writeBigUInt64BE(BigInt(count));
-      connection.sendDatagram(report);
-    }
-  }
+  const count = datagramCounter((report) => connection.sendDatagram(report), onDatagram);
+  for await (const datagram of connection.datagrams()) count(datagram);
 }
 
 /** quicbridge itself, on one backend. */
