@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 
-import { type NodePeerName, type Params, type WorkloadName } from './config';
+import { type JsPeerName, type Params, type WorkloadName } from './config';
 import { makePeer } from './peers/index';
 import { readPki } from './pki';
 import { Report } from './results';
@@ -21,10 +21,10 @@ function print(value: unknown): void {
 }
 
 async function main(): Promise<void> {
-  const [workload, peerName, paramsFile, pkiDir] = process.argv.slice(2) as [WorkloadName, NodePeerName, string, string];
+  const [workload, peerName, paramsFile, pkiDir] = process.argv.slice(2) as [WorkloadName, JsPeerName, string, string];
   if (!(workload in workloads)) throw new Error(`no in-process workload ${workload}`);
   const params = JSON.parse(fs.readFileSync(paramsFile, 'utf8')) as Params;
-  const peer = makePeer(peerName, readPki(pkiDir));
+  const peer = await makePeer(peerName, readPki(pkiDir));
   const report = new Report();
   await workloads[workload as keyof typeof workloads](peer, params, report, stdoutProgress);
   print({ results: report.entries });

@@ -3,10 +3,13 @@
 export const WORKLOADS = ['bulk', 'rr', 'concurrency', 'handshake', 'datagrams', 'idle-memory', 'churn-memory'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
-export const PEERS = ['native', 'wasm', 'quinn-rust', 'node-http2', 'matrixai-quic'] as const;
+export const PEERS = ['native', 'wasm', 'quinn-rust', 'node-http2', 'matrixai-quic', 'bun-quic', 'deno-quic'] as const;
 export type PeerName = (typeof PEERS)[number];
-/** Peers that run inside Node (the rest is the Rust binary). */
-export type NodePeerName = Exclude<PeerName, 'quinn-rust'>;
+/**
+ * Peers written in TypeScript, run by bench/child.ts in a JavaScript
+ * runtime (Node, Bun or Deno: bench/runtimes.ts); the rest is the Rust binary.
+ */
+export type JsPeerName = Exclude<PeerName, 'quinn-rust'>;
 
 /** The ALPN protocol every QUIC peer of the benchmark speaks. */
 export const ALPN = 'quicbridge-bench';

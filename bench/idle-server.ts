@@ -8,7 +8,7 @@
 
 import readline from 'node:readline';
 
-import type { NodePeerName } from './config';
+import type { JsPeerName } from './config';
 import { makePeer } from './peers/index';
 import { readPki } from './pki';
 import { collectGarbage, errorMessage } from './workloads/common';
@@ -18,8 +18,8 @@ function print(value: unknown): void {
 }
 
 async function main(): Promise<void> {
-  const [peerName, pkiDir, max] = process.argv.slice(2) as [NodePeerName, string, string];
-  const peer = makePeer(peerName, readPki(pkiDir));
+  const [peerName, pkiDir, max] = process.argv.slice(2) as [JsPeerName, string, string];
+  const peer = await makePeer(peerName, readPki(pkiDir));
   const server = await peer.listen({ maxConnections: Number(max) });
   print({ ready: true, port: server.port });
   for await (const line of readline.createInterface({ input: process.stdin })) {

@@ -1,6 +1,7 @@
 /**
  * quicbridge's benchmark: the same workloads over quicbridge (native and
- * wasm backends), quinn in Rust, Node's http2 and @matrixai/quic, in one run.
+ * wasm backends), quinn in Rust, Node's http2, @matrixai/quic and the QUIC
+ * built into Bun and Deno, in one run.
  *
  *   npm run bench -- [--quick] [--only names] [--json FILE] [--svg FILE]
  *
@@ -16,7 +17,7 @@ import type { BackendStatus } from '../lib/index';
 import {
   FULL,
   metricsOf,
-  type NodePeerName,
+  type JsPeerName,
   type Params,
   type PeerName,
   PEERS,
@@ -25,11 +26,13 @@ import {
   WORKLOADS,
 } from './config';
 import { machineInfo, nativeProfile } from './machine';
-import { type PkiFiles, writePki } from './pki';
+import { writePki } from './make-pki';
+import { type PkiFiles } from './pki';
 import { ProgressDisplay } from './progress';
 import { markdown } from './report';
 import { type Measured, Report, type ResultEntry, type RunResults } from './results';
 import { cargoTargetDir, rustArgs, rustBinary, rustBinaryProblem } from './rust';
+import { peerCommand, runtimeProblem, runtimeVersions } from './runtimes';
 import { LineProcess, nodeArgs, type Outcome, runMeasuring } from './spawn';
 import { median, spread } from './stats';
 import { svgChart } from './svg';
@@ -139,6 +142,10 @@ function unavailable(peers: readonly PeerName[], probed: Probe, rustBin: string)
   if (probed.matrixai !== null && peers.includes('matrixai-quic')) {
     reasons.set('matrixai-quic', `@matrixai/quic does not load: ${probed.matrixai}`);
   }
+  for (const peer of peers) {
+    const problem = peer === 'quinn-rust' ? undefined : runtimeProblem(peer);
+    if (problem) reasons.set(peer, problem);
+  }
   return reasons;
 }
 
@@ -181,10 +188,11 @@ async function runCell(
   if (peer === 'quinn-rust') {
     return runMeasuring(rustBin, rustArgs(workload, params, pki), params.childTimeoutMs, onProgress);
   }
-  const args = nodeArgs('bench/child.ts', [workload, peer satisfies NodePeerName, paramsFile, dir], {
+  const { command, args } = peerCommand(peer satisfies JsPeerName, 'bench/child.ts', [workload, peer, paramsFile, dir], {
     exposeGc: workload === 'churn-memory',
+    readDir: dir,
   });
-  return runMeasuring(process.execPath, args, params.childTimeoutMs, onProgress);
+  return runMeasuring(command, args, params.childTimeoutMs, onProgress);
 }
 
 async function main(): Promise<void> {
@@ -217,6 +225,7 @@ async function main(): Promise<void> {
         nativeAddon: native?.path ?? null,
         nativeProfile: profile,
         rustBinary: rustBin,
+        ...runtimeVersions(),
       }),
       results: [],
     };

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { createPki } from '../test/helpers/certs';
-
-/** The run's certificates: a fresh CA and a localhost/127.0.0.1 server certificate from it. */
+/**
+ * The run's certificates: a fresh CA and a localhost/127.0.0.1 server
+ * certificate from it, made by the harness (make-pki.ts) and read here by the
+ * children, which may run in Bun or Deno and so load nothing more than this.
+ */
 export interface BenchPki {
   /** PEM of the CA certificate clients trust. */
   ca: string;
@@ -21,16 +23,6 @@ export interface PkiFiles {
 
 export function pkiFiles(dir: string): PkiFiles {
   return { ca: path.join(dir, 'ca.pem'), chain: path.join(dir, 'chain.pem'), key: path.join(dir, 'key.pem') };
-}
-
-/** Makes the certificates and writes them into `dir` for the child processes. */
-export async function writePki(dir: string): Promise<PkiFiles> {
-  const { ca, server } = await createPki();
-  const files = pkiFiles(dir);
-  fs.writeFileSync(files.ca, ca.certPem);
-  fs.writeFileSync(files.chain, server.chainPem);
-  fs.writeFileSync(files.key, server.keyPem, { mode: 0o600 });
-  return files;
 }
 
 export function readPki(dir: string): BenchPki {

@@ -84,7 +84,8 @@ export function markdown(run: RunResults, workloads: readonly WorkloadName[], pe
     '',
     `${run.date} · \`${run.command}\``,
     '',
-    `Machine: ${String(m.cpu)}, ${String(m.cores)} cores, ${String(m.memory)}; Node ${String(m.node)}; ${String(m.rustc)}; ` +
+    `Machine: ${String(m.cpu)}, ${String(m.cores)} cores, ${String(m.memory)}; Node ${String(m.node)}; ` +
+      `Bun ${String(m.bun)}; Deno ${String(m.deno)}; ${String(m.rustc)}; ` +
       `load average at start ${String(m.loadAverage)}; native addon: ${String(m.nativeProfile)}.`,
     '',
     'Each figure is the median of the samples, with (min–max) when there are several. ' +

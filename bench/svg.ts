@@ -14,6 +14,8 @@ const COLORS: Record<PeerName, string> = {
   'quinn-rust': '#2ca02c',
   'node-http2': '#7f7f7f',
   'matrixai-quic': '#9467bd',
+  'bun-quic': '#e377c2',
+  'deno-quic': '#17becf',
 };
 
 /** The scale runs from 1/LIMIT to LIMIT. */

@@ -1,4 +1,4 @@
-import type { NodePeerName } from '../config';
+import type { JsPeerName } from '../config';
 
 /** One bidirectional stream, from either side, as the workloads use it. */
 export interface Pipe extends AsyncIterable<Uint8Array> {
@@ -65,11 +65,13 @@ export interface PeerConnection {
 }
 
 export interface Peer {
-  readonly name: NodePeerName;
+  readonly name: JsPeerName;
   /** Why the peer cannot do 0-RTT at all (known without trying), if so. */
   readonly noEarlyData?: string;
   /** Why the peer cannot do datagrams at all (known without trying), if so. */
   readonly noDatagrams?: string;
+  /** What keeps the peer's datagrams small, if something does: said when they are too small for the workload. */
+  readonly datagramSizeLimit?: string;
   listen(options?: ListenOptions): Promise<PeerServer>;
   /** A new connection to a server of this peer on 127.0.0.1:`port`, established. */
   connect(port: number, options?: ConnectOptions): Promise<PeerConnection>;

@@ -2,7 +2,7 @@
  * idle-memory: the server of a peer runs alone in its process and holds
  * idle connections made from another process; its RSS growth over its own
  * baseline (taken after a warm-up of a few connections made and closed, and
- * after full garbage collection for Node servers) divided by the number of
+ * after full garbage collection for JavaScript servers) divided by the number of
  * connections it holds is the cost of an idle connection.
  *
  * Clients: for the QUIC servers, the quinn-rust binary (one endpoint, many
@@ -16,6 +16,7 @@ import { ALPN } from '../config';
 import type { PkiFiles } from '../pki';
 import type { Report } from '../results';
 import { pkiArgs } from '../rust';
+import { peerCommand } from '../runtimes';
 import { LineProcess, nodeArgs } from '../spawn';
 import { errorMessage, type Progress, sleep } from './common';
 
@@ -61,10 +62,11 @@ export async function idleMemory(
   const counts = params.idle.counts;
   const metric = (n: number): string => `rss/conn@${n}`;
   const max = Math.max(...counts);
-  const server =
+  const { command, args } =
     peer === 'quinn-rust'
-      ? new LineProcess(rustBin, ['idle-server', ...pkiArgs(pki)])
-      : new LineProcess(process.execPath, nodeArgs('bench/idle-server.ts', [peer, pkiDir, String(max + 100)], { exposeGc: true }));
+      ? { command: rustBin, args: ['idle-server', ...pkiArgs(pki)] }
+      : peerCommand(peer, 'bench/idle-server.ts', [peer, pkiDir, String(max + 100)], { exposeGc: true, readDir: pkiDir });
+  const server = new LineProcess(command, args);
   let clients: LineProcess | undefined;
   let next = 0;
   try {

@@ -267,7 +267,8 @@ export async function datagrams(peer: Peer, params: Params, report: Report, prog
       for (let waited = 0; (sender.maxSize() ?? 0) < size && waited < 3000; waited += 50) await sleep(50);
       const max = sender.maxSize() ?? 0;
       if (max < size) {
-        na(`the connection's largest datagram is ${max} bytes, below ${size}`);
+        const why = peer.datagramSizeLimit ? `: ${peer.datagramSizeLimit}` : '';
+        na(`the connection's largest datagram is ${max} bytes, below ${size}${why}`);
         return;
       }
       const payload = Buffer.alloc(size, 7);
