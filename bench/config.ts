@@ -3,13 +3,22 @@
 export const WORKLOADS = ['bulk', 'rr', 'concurrency', 'handshake', 'datagrams', 'idle-memory', 'churn-memory'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
-export const PEERS = ['native', 'wasm', 'quinn-rust', 'node-http2', 'matrixai-quic', 'bun-quic', 'deno-quic'] as const;
+export const PEERS = ['native', 'wasm', 'quinn-rust', 'quinn-rust-1thread', 'node-http2', 'matrixai-quic', 'bun-quic', 'deno-quic'] as const;
 export type PeerName = (typeof PEERS)[number];
 /**
- * Peers written in TypeScript, run by bench/child.ts in a JavaScript
- * runtime (Node, Bun or Deno: bench/runtimes.ts); the rest is the Rust binary.
+ * The Rust binary (crates/bench): quicbridge-core on tokio's multi-thread
+ * runtime, and on one current-thread runtime — what the core can do on the
+ * one thread an event loop gives it.
  */
-export type JsPeerName = Exclude<PeerName, 'quinn-rust'>;
+export type RustPeerName = 'quinn-rust' | 'quinn-rust-1thread';
+export function isRustPeer(peer: PeerName): peer is RustPeerName {
+  return peer === 'quinn-rust' || peer === 'quinn-rust-1thread';
+}
+/**
+ * Peers written in TypeScript, run by bench/child.ts in a JavaScript
+ * runtime (Node, Bun or Deno: bench/runtimes.ts).
+ */
+export type JsPeerName = Exclude<PeerName, RustPeerName>;
 
 /** The ALPN protocol every QUIC peer of the benchmark speaks. */
 export const ALPN = 'quicbridge-bench';

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { BackendStatus } from '../lib/index';
 import {
   FULL,
+  isRustPeer,
   metricsOf,
   type JsPeerName,
   type Params,
@@ -138,12 +139,12 @@ function unavailable(peers: readonly PeerName[], probed: Probe, rustBin: string)
     }
   }
   const rust = rustBinaryProblem(rustBin);
-  if (rust && peers.includes('quinn-rust')) reasons.set('quinn-rust', rust);
+  for (const peer of peers) if (rust && isRustPeer(peer)) reasons.set(peer, rust);
   if (probed.matrixai !== null && peers.includes('matrixai-quic')) {
     reasons.set('matrixai-quic', `@matrixai/quic does not load: ${probed.matrixai}`);
   }
   for (const peer of peers) {
-    const problem = peer === 'quinn-rust' ? undefined : runtimeProblem(peer);
+    const problem = isRustPeer(peer) ? undefined : runtimeProblem(peer);
     if (problem) reasons.set(peer, problem);
   }
   return reasons;
@@ -185,8 +186,8 @@ async function runCell(
     await idleMemory(peer, params, dir, pki, rustBin, report, onProgress);
     return { results: report.entries };
   }
-  if (peer === 'quinn-rust') {
-    return runMeasuring(rustBin, rustArgs(workload, params, pki), params.childTimeoutMs, onProgress);
+  if (isRustPeer(peer)) {
+    return runMeasuring(rustBin, rustArgs(peer, workload, params, pki), params.childTimeoutMs, onProgress);
   }
   const { command, args } = peerCommand(peer satisfies JsPeerName, 'bench/child.ts', [workload, peer, paramsFile, dir], {
     exposeGc: workload === 'churn-memory',

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import type { Params, WorkloadName } from './config';
+import type { Params, RustPeerName, WorkloadName } from './config';
 import type { PkiFiles } from './pki';
 
 /**
@@ -30,14 +30,16 @@ export function rustBinaryProblem(file: string): string | undefined {
   }
 }
 
-export function pkiArgs(pki: PkiFiles): string[] {
-  return ['--cert', pki.chain, '--key', pki.key, '--ca', pki.ca];
+/** The options every run of the binary takes: the PKI and which tokio runtime. */
+export function commonArgs(peer: RustPeerName, pki: PkiFiles): string[] {
+  const runtime = peer === 'quinn-rust-1thread' ? 'current-thread' : 'multi-thread';
+  return ['--cert', pki.chain, '--key', pki.key, '--ca', pki.ca, '--runtime', runtime];
 }
 
 /** The command line for one workload (not idle-memory, which is driven separately). */
-export function rustArgs(workload: Exclude<WorkloadName, 'idle-memory'>, params: Params, pki: PkiFiles): string[] {
+export function rustArgs(peer: RustPeerName, workload: Exclude<WorkloadName, 'idle-memory'>, params: Params, pki: PkiFiles): string[] {
   const options = (o: Record<string, number>): string[] => Object.entries(o).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  const common = pkiArgs(pki);
+  const common = commonArgs(peer, pki);
   switch (workload) {
     case 'bulk': {
       const { bytes, warmupBytes, samples, warmup } = params.bulk;

@@ -12,6 +12,7 @@ const COLORS: Record<PeerName, string> = {
   native: '#1f77b4',
   wasm: '#ff7f0e',
   'quinn-rust': '#2ca02c',
+  'quinn-rust-1thread': '#98df8a',
   'node-http2': '#7f7f7f',
   'matrixai-quic': '#9467bd',
   'bun-quic': '#e377c2',

@@ -12,10 +12,10 @@
  */
 
 import type { Params, PeerName } from '../config';
-import { ALPN } from '../config';
+import { ALPN, isRustPeer } from '../config';
 import type { PkiFiles } from '../pki';
 import type { Report } from '../results';
-import { pkiArgs } from '../rust';
+import { commonArgs } from '../rust';
 import { peerCommand } from '../runtimes';
 import { LineProcess, nodeArgs } from '../spawn';
 import { errorMessage, type Progress, sleep } from './common';
@@ -63,8 +63,8 @@ export async function idleMemory(
   const metric = (n: number): string => `rss/conn@${n}`;
   const max = Math.max(...counts);
   const { command, args } =
-    peer === 'quinn-rust'
-      ? { command: rustBin, args: ['idle-server', ...pkiArgs(pki)] }
+    isRustPeer(peer)
+      ? { command: rustBin, args: ['idle-server', ...commonArgs(peer, pki)] }
       : peerCommand(peer, 'bench/idle-server.ts', [peer, pkiDir, String(max + 100)], { exposeGc: true, readDir: pkiDir });
   const server = new LineProcess(command, args);
   let clients: LineProcess | undefined;
@@ -99,7 +99,7 @@ export async function idleMemory(
     clients =
       peer === 'node-http2'
         ? new LineProcess(process.execPath, nodeArgs('bench/h2-idle-clients.ts', [String(port), pkiDir]), onLine)
-        : new LineProcess(rustBin, ['idle-clients', '--port', String(port), '--alpn', ALPN, ...pkiArgs(pki)], onLine);
+        : new LineProcess(rustBin, ['idle-clients', '--port', String(port), '--alpn', ALPN, ...commonArgs('quinn-rust', pki)], onLine);
     await clients.next(field('ready', isTrue), 30_000, 'clients start');
     // Warm-up: a few connections made and closed first, so that what the
     // server allocates once (code paths, pools, JIT) is in its baseline.

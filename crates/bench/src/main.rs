@@ -181,10 +181,19 @@ pub fn emit(value: &Value) {
 
 fn main() {
     let result = Args::parse(std::env::args().skip(1)).and_then(|args| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(run(args))
+        // `--runtime current-thread`: the core on one thread, as a runtime
+        // that drives QUIC on its event loop has it (the quinn-rust-1thread
+        // peer).
+        let mut builder = match args.get("runtime", String::from("multi-thread"))?.as_str() {
+            "multi-thread" => tokio::runtime::Builder::new_multi_thread(),
+            "current-thread" => tokio::runtime::Builder::new_current_thread(),
+            other => {
+                return Err(
+                    format!("--runtime: multi-thread or current-thread, got {other:?}").into(),
+                )
+            }
+        };
+        builder.enable_all().build()?.block_on(run(args))
     });
     if let Err(error) = result {
         eprintln!("quicbridge-bench: {error}");
