@@ -17,7 +17,7 @@ export interface BackendStream {
   /**
    * Buffers what fits of `data` now, without waiting; returns how many bytes
    * it took (the rest goes through `write`). Synchronous fast paths like this
-   * one spare the native backend a round trip through its threads.
+   * one spare a promise and its settling per call.
    */
   tryWrite(data: Uint8Array): number;
   finish(): void;

@@ -14,8 +14,10 @@ use crate::error::OrThrow;
 use crate::event_loop::LoopRuntime;
 use crate::promise::promise;
 
-/// A JavaScript `(line: string) => void` callable from quinn's threads; weak,
-/// so that it does not keep the process alive by itself.
+/// A JavaScript `(line: string) => void`, queued to JavaScript rather than
+/// called from inside quinn's handshake (where a callback that called back
+/// into the binding would find the endpoint mid-poll); weak, so that it does
+/// not keep the process alive by itself.
 type LineCallback = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
 
 #[napi]

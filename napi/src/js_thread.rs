@@ -14,6 +14,9 @@ pub(crate) struct JsThread {
     pub(crate) env: sys::napi_env,
     pub(crate) event_loop: *mut uv::Loop,
     context: sys::napi_async_context,
+    /// The resource object callback scopes are opened for, made once
+    /// rather than per libuv callback.
+    resource: sys::napi_ref,
 }
 
 thread_local! {
@@ -30,6 +33,8 @@ pub(crate) fn enter(env: sys::napi_env) -> napi::Result<()> {
         let event_loop = uv::event_loop(env)?;
         let mut name = ptr::null_mut();
         let mut context = ptr::null_mut();
+        let mut object = ptr::null_mut();
+        let mut resource = ptr::null_mut();
         // SAFETY: a valid env, on its own thread.
         unsafe {
             check_status!(sys::napi_create_string_utf8(
@@ -44,6 +49,8 @@ pub(crate) fn enter(env: sys::napi_env) -> napi::Result<()> {
                 name,
                 &mut context
             ))?;
+            check_status!(sys::napi_create_object(env, &mut object))?;
+            check_status!(sys::napi_create_reference(env, object, 1, &mut resource))?;
         }
         // SAFETY: as above.
         check_status!(unsafe {
@@ -53,6 +60,7 @@ pub(crate) fn enter(env: sys::napi_env) -> napi::Result<()> {
             env,
             event_loop,
             context,
+            resource,
         });
         Ok(())
     })
@@ -75,7 +83,10 @@ unsafe extern "C" fn on_env_cleanup(_arg: *mut std::ffi::c_void) {
     let thread = CURRENT.with(|current| current.borrow_mut().take());
     if let Some(thread) = thread {
         // SAFETY: the env is still valid while its cleanup hooks run.
-        unsafe { sys::napi_async_destroy(thread.env, thread.context) };
+        unsafe {
+            sys::napi_delete_reference(thread.env, thread.resource);
+            sys::napi_async_destroy(thread.env, thread.context);
+        }
     }
 }
 
@@ -92,7 +103,7 @@ pub(crate) fn callback_scope(f: impl FnOnce(sys::napi_env)) {
         // another call into JavaScript's engine).
         unsafe {
             sys::napi_open_handle_scope(env, &mut handles);
-            sys::napi_create_object(env, &mut resource);
+            sys::napi_get_reference_value(env, thread.resource, &mut resource);
             sys::napi_open_callback_scope(env, resource, thread.context, &mut scope);
             f(env);
             sys::napi_close_callback_scope(env, scope);

@@ -5,6 +5,7 @@
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ffi::{c_int, c_void};
+use std::sync::OnceLock;
 
 use napi::sys;
 
@@ -15,9 +16,9 @@ pub(crate) struct Handle {
     pub(crate) data: *mut c_void,
 }
 
-pub(crate) const UV_ASYNC: c_int = 1;
-pub(crate) const UV_POLL: c_int = 8;
-pub(crate) const UV_TIMER: c_int = 13;
+const UV_ASYNC: c_int = 1;
+const UV_POLL: c_int = 8;
+const UV_TIMER: c_int = 13;
 
 pub(crate) const UV_READABLE: c_int = 1;
 pub(crate) const UV_WRITABLE: c_int = 2;
@@ -44,18 +45,27 @@ extern "C" {
     pub(crate) fn uv_poll_stop(handle: *mut Handle) -> c_int;
 }
 
-fn layout(kind: c_int) -> Layout {
-    // SAFETY: a libuv query without side effects.
-    let size = unsafe { uv_handle_size(kind) };
-    Layout::from_size_align(size.max(std::mem::size_of::<Handle>()), 16)
-        .expect("libuv handle sizes are small")
+/// One size for every handle the binding makes (the largest of the three),
+/// so that freeing one needs no record of its kind.
+fn layout() -> Layout {
+    static LAYOUT: OnceLock<Layout> = OnceLock::new();
+    *LAYOUT.get_or_init(|| {
+        // SAFETY: libuv queries without side effects.
+        let size = [UV_ASYNC, UV_POLL, UV_TIMER]
+            .into_iter()
+            .map(|kind| unsafe { uv_handle_size(kind) })
+            .max()
+            .unwrap_or(0);
+        Layout::from_size_align(size.max(std::mem::size_of::<Handle>()), 16)
+            .expect("libuv handle sizes are small")
+    })
 }
 
-/// Zeroed memory for a handle of `kind`, to be initialized by the matching
-/// `uv_*_init` and given back by [`close`].
-pub(crate) fn allocate(kind: c_int) -> *mut Handle {
+/// Zeroed memory for a handle, to be initialized by a `uv_*_init` and
+/// given back by [`close`] (or [`free`] if initializing failed).
+pub(crate) fn allocate() -> *mut Handle {
     // SAFETY: the layout has a non-zero size.
-    let handle = unsafe { alloc_zeroed(layout(kind)) }.cast::<Handle>();
+    let handle = unsafe { alloc_zeroed(layout()) }.cast::<Handle>();
     assert!(!handle.is_null(), "out of memory allocating a libuv handle");
     handle
 }
@@ -64,32 +74,21 @@ pub(crate) fn allocate(kind: c_int) -> *mut Handle {
 /// with it.
 ///
 /// # Safety
-/// `handle` came from [`allocate`] with this `kind`, was initialized, and
-/// is not used after this call.
-pub(crate) unsafe fn close(handle: *mut Handle, kind: c_int) {
-    unsafe extern "C" fn free_async(handle: *mut Handle) {
-        dealloc(handle.cast(), layout(UV_ASYNC));
+/// `handle` came from [`allocate`], was initialized, and is not used after
+/// this call.
+pub(crate) unsafe fn close(handle: *mut Handle) {
+    unsafe extern "C" fn on_closed(handle: *mut Handle) {
+        free(handle);
     }
-    unsafe extern "C" fn free_poll(handle: *mut Handle) {
-        dealloc(handle.cast(), layout(UV_POLL));
-    }
-    unsafe extern "C" fn free_timer(handle: *mut Handle) {
-        dealloc(handle.cast(), layout(UV_TIMER));
-    }
-    let free: HandleCallback = match kind {
-        UV_ASYNC => free_async,
-        UV_POLL => free_poll,
-        _ => free_timer,
-    };
-    uv_close(handle, Some(free));
+    uv_close(handle, Some(on_closed));
 }
 
-/// Frees a handle that was never initialized.
+/// Frees a handle that was never initialized, or that libuv has closed.
 ///
 /// # Safety
-/// `handle` came from [`allocate`] with this `kind`.
-pub(crate) unsafe fn free(handle: *mut Handle, kind: c_int) {
-    dealloc(handle.cast(), layout(kind));
+/// `handle` came from [`allocate`] and libuv does not hold it.
+pub(crate) unsafe fn free(handle: *mut Handle) {
+    dealloc(handle.cast(), layout());
 }
 
 /// The event loop of the thread `env` belongs to.

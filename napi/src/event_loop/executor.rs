@@ -92,7 +92,7 @@ fn with_executor<R>(f: impl FnOnce(&Executor) -> R) -> Option<R> {
     EXECUTOR.with(|cell| {
         if cell.get().is_none() {
             let event_loop = js_thread::with(|thread| thread.event_loop)?;
-            let handle = uv::allocate(uv::UV_ASYNC);
+            let handle = uv::allocate();
             // SAFETY: a fresh handle on this thread's loop, unref'd: open
             // endpoints keep the process alive, not the executor.
             unsafe {
@@ -125,7 +125,7 @@ pub(crate) fn shutdown() {
         executor.queue.woken().clear();
         if !executor.queue.closed.swap(true, Ordering::AcqRel) {
             // SAFETY: the handle of this thread, closed once.
-            unsafe { uv::close(executor.queue.signal.0, uv::UV_ASYNC) };
+            unsafe { uv::close(executor.queue.signal.0) };
         }
     });
 }

@@ -89,7 +89,7 @@ impl Watch {
         unsafe {
             uv::uv_poll_stop(handle);
             let data = (*handle).data;
-            uv::close(handle, uv::UV_POLL);
+            uv::close(handle);
             drop(Arc::from_raw(data as *const Watch));
         }
     }
@@ -170,7 +170,7 @@ impl LoopSocket {
         let state = UdpSocketState::new((&io).into())?;
         let event_loop = js_thread::with(|thread| thread.event_loop)
             .ok_or_else(|| io::Error::other("the binding was not entered on this thread"))?;
-        let handle = uv::allocate(uv::UV_POLL);
+        let handle = uv::allocate();
         let watch = Arc::new(Watch {
             handle: AtomicPtr::new(handle),
             send_blocked: AtomicBool::new(false),
@@ -183,7 +183,7 @@ impl LoopSocket {
             #[cfg(unix)]
             let status = uv::uv_poll_init(event_loop, handle, std::os::fd::AsRawFd::as_raw_fd(&io));
             if status < 0 {
-                uv::free(handle, uv::UV_POLL);
+                uv::free(handle);
                 return Err(io::Error::other(format!(
                     "libuv could not watch the socket ({status})"
                 )));

@@ -32,7 +32,7 @@ fn with_timers<R>(f: impl FnOnce(&Timers) -> R) -> Option<R> {
         .try_with(|cell| {
             if cell.get().is_none() {
                 let event_loop = js_thread::with(|thread| thread.event_loop)?;
-                let handle = uv::allocate(uv::UV_TIMER);
+                let handle = uv::allocate();
                 // SAFETY: a fresh handle on this thread's loop, unref'd like
                 // the wasm backend's timeouts: open endpoints hold the loop.
                 unsafe {
@@ -95,7 +95,7 @@ pub(crate) fn shutdown() {
         if !timers.closed.replace(true) {
             timers.waiting.borrow_mut().clear();
             // SAFETY: the handle of this thread, closed once.
-            unsafe { uv::close(timers.handle, uv::UV_TIMER) };
+            unsafe { uv::close(timers.handle) };
         }
     });
 }
