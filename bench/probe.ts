@@ -3,7 +3,7 @@
  * itself loads no native addon: `{"backends": [...], "matrixai": null | "why not"}`.
  */
 
-import { backendStatus } from '../lib/index';
+import { shippedQuicbridge } from './shipped';
 import { errorMessage } from './workloads/common';
 
 function print(value: unknown): void {
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   } catch (error) {
     matrixai = errorMessage(error);
   }
-  print({ backends: backendStatus(), matrixai });
+  print({ backends: shippedQuicbridge().backendStatus(), matrixai });
 }
 
 main().then(

@@ -3,7 +3,7 @@
 # release mode, the wasm binding (always release) and the quinn-rust peer
 # (crates/bench, release), then runs the harness with the given arguments.
 # Usage: npm run bench -- [--quick] [--only names] [--json FILE] [--svg FILE]
-# QUICBRIDGE_BENCH_NO_BUILD=1 skips the builds (the harness still checks
+# QUICBRIDGE_BENCH_NO_BUILD=1 skips the Rust builds (the harness still checks
 # which profile the native addon it loads was built with).
 source "$(dirname "$0")/toolchain.sh"
 cd "$REPO_ROOT"
@@ -14,6 +14,10 @@ if [ -z "${QUICBRIDGE_BENCH_NO_BUILD:-}" ]; then
   log "building the quinn-rust peer (release)"
   cargo build --release -p quicbridge-bench
 fi
+# The harness measures the compiled JavaScript that ships (bench/shipped.ts);
+# it takes seconds, so it is rebuilt every time rather than risk a stale one.
+log "compiling the TypeScript (dist/)"
+npm run --silent build:ts
 
 release="$CARGO_TARGET_DIR/release"
 export QUICBRIDGE_BENCH_BIN="${QUICBRIDGE_BENCH_BIN:-$release/quicbridge-bench}"

@@ -5,8 +5,11 @@ import type { Pipe } from './types';
 /**
  * A Node Duplex (a QuicStream, an HTTP/2 stream) as a Pipe. `beforeWrite`
  * runs once before the first write or end (an HTTP/2 server responds there).
+ * A stream whose own async iterator leaves it open at the end (a QuicStream)
+ * is read with that iterator, as its users write `for await`; others with
+ * Node's `iterator({ destroyOnReturn: false })`.
  */
-export function duplexPipe(stream: Duplex, beforeWrite?: () => void): Pipe {
+export function duplexPipe(stream: Duplex, beforeWrite?: () => void, ownIterator = false): Pipe {
   let prepared = false;
   const prepare = (): void => {
     if (!prepared) {
@@ -55,8 +58,9 @@ export function duplexPipe(stream: Duplex, beforeWrite?: () => void): Pipe {
       });
     },
     [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-      // The default iterator destroys the stream when the readable side
+      // Node's default iterator destroys the stream when the readable side
       // ends, which would reset the half we still have to write.
+      if (ownIterator) return stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
       return stream.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array>;
     },
   };

@@ -1,7 +1,10 @@
-import { type BackendName, connect, type EarlyDataState, listen, type QuicConnection, type TransportOptions } from '../../lib/index';
+import type { Duplex } from 'node:stream';
+
+import type { BackendName, EarlyDataState, QuicConnection, TransportOptions } from '../../lib/index';
 import { ALPN, SERVER_NAME } from '../config';
 import type { BenchPki } from '../pki';
 import { answer } from '../protocol';
+import { shippedQuicbridge } from '../shipped';
 import { datagramCounter, reportedChannel } from './datagrams';
 import { duplexPipe } from './pipes';
 import {
@@ -11,7 +14,15 @@ import {
   type Peer,
   type PeerConnection,
   type PeerServer,
+  type Pipe,
 } from './types';
+
+const { connect, listen } = shippedQuicbridge();
+
+/** A QuicStream as a Pipe, read with its own iterator (`for await (const chunk of stream)`). */
+function quicPipe(stream: Duplex): Pipe {
+  return duplexPipe(stream, undefined, true);
+}
 
 /** Room for one 1200-byte datagram and its QUIC overhead; loopback carries far more. */
 const DATAGRAM_TRANSPORT: TransportOptions = { initialMtu: 1500 };
@@ -64,7 +75,7 @@ export class QuicbridgePeer implements Peer {
         countDatagrams(connection, () => (datagrams += 1)).catch(() => {});
       }
       for await (const stream of connection.streams()) {
-        answer(duplexPipe(stream)).catch(() => stream.destroy());
+        answer(quicPipe(stream)).catch(() => stream.destroy());
       }
     };
     const server = await listen(
@@ -102,7 +113,7 @@ export class QuicbridgePeer implements Peer {
     });
     let channel: DatagramChannel | undefined;
     return {
-      openStream: async () => duplexPipe(await connection.openStream()),
+      openStream: async () => quicPipe(await connection.openStream()),
       datagrams(): DatagramChannel | string {
         if (!hasDatagrams(connection)) return 'this quicbridge has no datagram API (QuicConnection.sendDatagram / datagrams())';
         channel ??= datagramChannel(connection);
