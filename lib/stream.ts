@@ -19,6 +19,9 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Stands in for an 'error' listener while the error is delivered another way. */
+function ignoreError(): void {}
+
 export type StreamDirection = 'bidirectional' | 'unidirectional';
 
 /** @internal */
@@ -72,19 +75,109 @@ export class QuicStream extends Duplex {
    * Iterating reads to the end without destroying the stream (Node's
    * default iterator destroys it, which would reset our sending half before
    * a reply could be written). Leaving the loop early sends STOP_SENDING.
+   * A stream whose readable side nothing else has touched is read straight
+   * from the backend, past the Readable machinery: a request/response
+   * that only iterates pays for none of it.
    */
   override [Symbol.asyncIterator](): ReturnType<Duplex[typeof Symbol.asyncIterator]> {
-    return this.#iterate() as ReturnType<Duplex[typeof Symbol.asyncIterator]>;
+    const iterator = this.#readableUntouched() ? this.#backendChunks() : this.#readableChunks();
+    return iterator as ReturnType<Duplex[typeof Symbol.asyncIterator]>;
   }
 
-  async *#iterate(): AsyncGenerator<Buffer> {
+  #readableUntouched(): boolean {
+    return (
+      !this.#reading &&
+      !this.#receiveDone &&
+      !this.destroyed &&
+      this.readableFlowing === null &&
+      this.readableLength === 0 &&
+      this.listenerCount('data') === 0 &&
+      this.listenerCount('readable') === 0
+    );
+  }
+
+  /** Stops the peer's sending when a reader leaves before the end. */
+  #leftEarly(): void {
+    if (!this.#receiveDone && !this.destroyed) this.stopSending(0);
+  }
+
+  async *#readableChunks(): AsyncGenerator<Buffer> {
     let complete = false;
     try {
       for await (const chunk of this.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
       complete = true;
     } finally {
-      if (!complete && !this.#receiveDone && !this.destroyed) this.stopSending(0);
+      if (!complete) this.#leftEarly();
     }
+  }
+
+  /** Why a read in progress cannot go on: the error the stream was destroyed with. */
+  #destroyedError(): Error | undefined {
+    if (!this.destroyed) return undefined;
+    return this.errored ?? invalidState('the stream was destroyed while being read');
+  }
+
+  /**
+   * Reads straight from the backend: one promise per chunk, no generator.
+   * `#reading` keeps `_read` (a late 'data' listener, a pipe) off the
+   * backend meanwhile.
+   */
+  #backendChunks(): AsyncIterableIterator<Buffer> {
+    this.#reading = true;
+    let done = false;
+    const finish = (): IteratorResult<Buffer> => {
+      done = true;
+      this.#reading = false;
+      return { done: true, value: undefined };
+    };
+    const fail = (error: unknown): never => {
+      finish();
+      // The error reaches the reader by the rejected read, as with Node's
+      // own iterator: the stream's 'error' event must not also go unhandled.
+      if (!this.destroyed) {
+        this.once('error', ignoreError);
+        this.#readFailed(error);
+      }
+      throw this.#destroyedError() ?? fromBinding(error);
+    };
+    const settle = (chunk: Uint8Array | null): IteratorResult<Buffer> => {
+      const destroyed = this.#destroyedError();
+      if (destroyed) return fail(destroyed);
+      if (this.#stoppedByUs) return finish();
+      if (chunk !== null) return { done: false, value: asBuffer(chunk) };
+      this.#receiveDone = true;
+      // The readable side ends as if it had been read: 'end', then 'close'
+      // once the writable side is done too.
+      this.push(null);
+      this.read(0);
+      return finish();
+    };
+    // An async function turns what `settle` or `fail` throws into a rejection.
+    // eslint-disable-next-line @typescript-eslint/require-await
+    const now = async (result: () => IteratorResult<Buffer>): Promise<IteratorResult<Buffer>> => result();
+    const iterator: AsyncIterableIterator<Buffer> = {
+      next: (): Promise<IteratorResult<Buffer>> => {
+        if (done) return Promise.resolve({ done: true, value: undefined });
+        let chunk: Uint8Array | null | undefined;
+        try {
+          chunk = this.#handle.tryRead(READ_CHUNK_BYTES);
+        } catch (error) {
+          return now(() => fail(error));
+        }
+        if (chunk === undefined) return this.#handle.read(READ_CHUNK_BYTES).then(settle, fail);
+        const ready = chunk;
+        return now(() => settle(ready));
+      },
+      return: (): Promise<IteratorResult<Buffer>> => {
+        if (!done) {
+          finish();
+          this.#leftEarly();
+        }
+        return Promise.resolve({ done: true, value: undefined });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** The QUIC stream ID. */

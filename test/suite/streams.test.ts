@@ -105,6 +105,65 @@ test('a stream is an async iterable of Buffers', async (t) => {
   await close();
 });
 
+test('iterating a stream to its end ends its readable side: end, then close once the reply is finished', async (t) => {
+  const { client, serverSide, close } = await connectedPair();
+  const request = randomBytes(300_000);
+  const stream = await client.openStream();
+  stream.end(request);
+  const accepted = await serverSide.acceptStream();
+  const events: string[] = [];
+  accepted.on('end', () => events.push('end'));
+  accepted.on('close', () => events.push('close'));
+  const chunks: Buffer[] = [];
+  for await (const chunk of accepted) chunks.push(chunk as Buffer);
+  t.is(sha256(Buffer.concat(chunks)), sha256(request));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.true(accepted.readableEnded);
+  t.deepEqual(events, ['end'], 'the writable side is still open, so the stream is not closed');
+  const closed = new Promise((resolve) => accepted.once('close', resolve));
+  accepted.end('reply');
+  t.is((await readAll(stream)).toString(), 'reply');
+  await closed;
+  t.deepEqual(events, ['end', 'close']);
+  await close();
+});
+
+test('a stream read first by data events and then iterated yields the rest, byte-exact', async (t) => {
+  const { client, serverSide, close } = await connectedPair();
+  const body = randomBytes(1 << 20);
+  const stream = await client.openUniStream();
+  stream.end(body);
+  const accepted = await serverSide.acceptUniStream();
+  const first = await new Promise<Buffer>((resolve) => {
+    accepted.once('data', (chunk: Buffer) => {
+      accepted.pause();
+      resolve(chunk);
+    });
+  });
+  const rest = await readAll(accepted);
+  t.true(first.length > 0);
+  t.is(sha256(Buffer.concat([first, rest])), sha256(body));
+  await close();
+});
+
+test('leaving a stream iterator early sends STOP_SENDING: the writer sees ERR_QUIC_STREAM_STOPPED with code 0', async (t) => {
+  const { client, serverSide, close } = await connectedPair();
+  const stream = await client.openStream();
+  const writerFailed = new Promise<Error>((resolve) => stream.on('error', resolve));
+  const chunk = randomBytes(64 * 1024);
+  const pump = setInterval(() => stream.write(chunk), 1);
+  const accepted = await serverSide.acceptStream();
+  for await (const received of accepted) {
+    t.true((received as Buffer).length > 0);
+    break;
+  }
+  const error = (await writerFailed) as QuicStreamError;
+  clearInterval(pump);
+  t.is(error.code, 'ERR_QUIC_STREAM_STOPPED');
+  t.is(error.quicCode, 0);
+  await close();
+});
+
 test('a stream limit holds back new streams until one ends (MAX_STREAMS)', async (t) => {
   const { client, serverSide, close } = await connectedPair({ transport: { maxConcurrentBidiStreams: 2 } });
   const first = await client.openStream();
