@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 
 import { abortError, raceAbort, signalOf, type AbortOptions } from './abort';
-import type { BackendConnection, BackendName, BackendStream, BoundEndpoint, EarlyDataState } from './backend';
+import type { BackendConnection, BackendName, BackendStream, EarlyDataState } from './backend';
 import type { LoopHold } from './keep-alive';
 import { awaitBinding, callBinding, invalidArg, invalidState, QuicConnectionError, QuicTlsError } from './errors';
 import { checkCode, checkIp, checkObject, checkPort, checkReason, describeValue } from './options';
@@ -94,13 +94,26 @@ const PATH_WATCH_INTERVAL_MS = 100;
 
 type StreamKind = 'bidi' | 'uni';
 
+/**
+ * How a client connection stands to the endpoint it runs on.
+ * @internal
+ */
+export interface EndpointLink {
+  /** Keeps the process alive while the connection is open (ref/unref). */
+  hold: LoopHold;
+  /** Moves the endpoint to a new socket; absent when others share it. */
+  rebind?: (address: string, port: number) => Promise<void>;
+  /** Called once the connection has ended; settles when the endpoint is done with it. */
+  ended: () => Promise<void>;
+}
+
 /** The backend handle of each connection, for the library's own modules (HTTP/3). */
 export const backendHandles = new WeakMap<QuicConnection, BackendConnection>();
 
 export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
   readonly #handle: BackendConnection;
-  /** The endpoint this connection owns (client connections made by connect()). */
-  readonly #owned: { bound: BoundEndpoint; hold: LoopHold } | undefined;
+  /** The endpoint of a client connection. */
+  readonly #link: EndpointLink | undefined;
   readonly #pendingAccept: Partial<Record<StreamKind, Promise<BackendStream>>> = {};
   #handshake: Promise<EarlyDataState> | undefined;
   #isClosed = false;
@@ -114,11 +127,11 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
   readonly closed: Promise<CloseInfo>;
 
   /** @internal */
-  constructor(handle: BackendConnection, backend: BackendName, owned?: { bound: BoundEndpoint; hold: LoopHold }, onClosed?: () => Promise<void>) {
+  constructor(handle: BackendConnection, backend: BackendName, link?: EndpointLink) {
     super();
     this.#handle = handle;
     backendHandles.set(this, handle);
-    this.#owned = owned;
+    this.#link = link;
     this.backend = backend;
     this.#lastRemote = this.remoteAddress;
     this.closed = handle.closed().then(async (json) => {
@@ -126,7 +139,8 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
       this.#isClosed = true;
       this.#stopPathWatch();
       for (const waiter of this.#datagramWaiters) waiter(null);
-      await onClosed?.();
+      await link?.ended();
+      link?.hold.release();
       this.emit('close', info);
       return info;
     });
@@ -378,16 +392,22 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
 
   /**
    * Moves this client connection to a new local socket (default: a new port
-   * on the same address): connection migration. Only for connections made
-   * by connect(), which own their endpoint.
+   * on the same address): connection migration. Only for a connection with
+   * an endpoint of its own (`connect({ reuseEndpoint: false })`); a
+   * `QuicEndpoint`'s connections move together with `endpoint.rebind()`.
    */
   async rebind(options: { address?: string; port?: number } = {}): Promise<SocketAddress> {
     checkObject(options, 'options');
     const address = checkIp(options.address ?? this.localAddress.address, 'address');
     const port = checkPort(options.port ?? 0, 'port', 0);
-    if (!this.#owned) throw invalidState('only connections made by connect() own their socket and can rebind it');
+    if (!this.#link) throw invalidState('a server-side connection follows its server and cannot rebind');
+    if (!this.#link.rebind) {
+      throw invalidState(
+        'this connection shares its endpoint with others: connect with reuseEndpoint: false for one that can rebind, or rebind the QuicEndpoint',
+      );
+    }
     if (this.#isClosed) throw invalidState('the connection is closed');
-    await awaitBinding(this.#owned.bound.rebind(address, port));
+    await this.#link.rebind(address, port);
     return this.localAddress;
   }
 
@@ -396,13 +416,13 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
    * open, as `net.Socket.unref()`. Server-side connections follow their server.
    */
   unref(): this {
-    this.#owned?.hold.unref();
+    this.#link?.hold.unref();
     return this;
   }
 
   /** Undoes `unref()`. */
   ref(): this {
-    this.#owned?.hold.ref();
+    this.#link?.hold.ref();
     return this;
   }
 

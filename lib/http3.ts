@@ -3,7 +3,8 @@ import { Readable, Writable } from 'node:stream';
 import { raceAbort, signalOf, type AbortOptions } from './abort';
 import type { BackendHttp3Session, BackendHttp3Stream } from './backend';
 import { backendHandles, type CloseInfo, type QuicConnection } from './connection';
-import { connect, listen, type QuicServer } from './endpoint';
+import { connect } from './quic-endpoint';
+import { listen, type QuicServer } from './server';
 import { awaitBinding, callBinding, invalidArg, invalidState } from './errors';
 import { checkCode, checkObject, describeValue, type ConnectOptions, type ListenOptions } from './options';
 

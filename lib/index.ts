@@ -5,7 +5,9 @@ export type { GenerateCertificateOptions, GeneratedCertificate } from './certifi
 export type { CloseInfo, CloseKind, ConnectionStats, PathChange, QuicConnectionEvents, SocketAddress } from './connection';
 export { QuicConnection } from './connection';
 export type { DatagramTransport } from './datagram-transport';
-export { connect, listen, QuicServer } from './endpoint';
+export { connect, QuicEndpoint } from './quic-endpoint';
+export type { EndpointConnectOptions, EndpointOptions } from './quic-endpoint';
+export { listen, QuicServer } from './server';
 export {
   QuicAbortError,
   QuicBackendError,

@@ -148,6 +148,13 @@ export interface ConnectOptions {
   backend?: BackendName;
   /** As for `listen()`: run on a caller-supplied datagram transport (wasm backend). */
   datagramTransport?: DatagramTransport;
+  /**
+   * Share one endpoint (one UDP socket) with the other connections of this
+   * backend and local address (default true). `false` gives the connection
+   * an endpoint of its own, which `rebind()` can move; so do `keylog` and
+   * `datagramTransport`.
+   */
+  reuseEndpoint?: boolean;
   signal?: AbortSignal;
 }
 
@@ -370,14 +377,6 @@ export function connectOptionsJson(options: ConnectOptions, address: string): st
     earlyData: checkBoolean(options.earlyData, 'earlyData'),
     cipherSuites: cipherSuites(options.cipherSuites),
   });
-}
-
-/**
- * The core's endpoint options for a client's own endpoint (connect options
- * already checked): the largest UDP payload it accepts.
- */
-export function clientEndpointOptionsJson(options: ConnectOptions): string {
-  return JSON.stringify({ maxUdpPayloadSize: options.transport?.maxUdpPayloadSize });
 }
 
 /** Turns the `keylog` option into a line callback and a way to close what it opened. */

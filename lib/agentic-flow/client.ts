@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 
 import type { QuicConnection as Connection } from '../connection';
-import { connect } from '../endpoint';
+import { connect } from '../quic-endpoint';
 import { invalidArg, invalidState, quicError, QuicError } from '../errors';
 import { Http3Client } from '../http3';
 import { loadBackend } from '../loader';
@@ -147,6 +147,9 @@ export class QuicClient extends EventEmitter<QuicClientEvents> {
       transport: transportOf(this.#config),
       resumption: true,
       earlyData: this.#config.enableEarlyData,
+      // One connection per server, each able to migrate by `quic.rebind()`:
+      // an endpoint of its own.
+      reuseEndpoint: false,
       ...(this.#config.backend ? { backend: this.#config.backend } : {}),
       ...(signal ? { signal } : {}),
     };

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 
 import type { QuicConnection as Connection, SocketAddress } from '../connection';
-import { listen, type QuicServer as Server } from '../endpoint';
+import { listen, type QuicServer as Server } from '../server';
 import { invalidArg, invalidState } from '../errors';
 import { serveHttp3, type Http3Request, type Http3ServerResponse } from '../http3';
 import { loadBackend } from '../loader';

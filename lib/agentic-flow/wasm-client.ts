@@ -7,7 +7,7 @@
 import net from 'node:net';
 
 import type { Backend, BackendName } from '../backend';
-import { connect } from '../endpoint';
+import { connect } from '../quic-endpoint';
 import { invalidArg, invalidState, quicError, QuicError } from '../errors';
 import { loadBackend } from '../loader';
 import { checkObject, describeValue, type ConnectOptions } from '../options';

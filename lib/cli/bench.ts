@@ -4,7 +4,8 @@ import path from 'node:path';
 
 import type { BackendName } from '../backend';
 import { generateCertificate } from '../certificate';
-import { connect, listen } from '../endpoint';
+import { connect } from '../quic-endpoint';
+import { listen } from '../server';
 import { backendStatus } from '../loader';
 import { packageRoot } from '../package-root';
 import { backendOf, parse } from './common';

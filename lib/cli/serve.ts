@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { QuicConnection } from '../connection';
-import { listen } from '../endpoint';
+import { listen } from '../server';
 import { serveHttp3 } from '../http3';
 import { backendOf, listening, parse, portOf, serverCertificate, serverCertOptions, untilStopped } from './common';
 import { ExitCode } from './exit-codes';

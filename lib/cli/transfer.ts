@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
-import { connect, listen } from '../endpoint';
+import { connect } from '../quic-endpoint';
+import { listen } from '../server';
 import type { QuicStream } from '../stream';
 import { backendOf, handshakeSignal, hostPort, listening, parse, portOf, serverCertificate, serverCertOptions, trustOf, trustOptions, untilStopped } from './common';
 import { CliFailure, ExitCode, UsageError } from './exit-codes';

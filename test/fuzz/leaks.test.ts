@@ -20,7 +20,8 @@
  * leaked. What wasm still holds at the end shows in RSS, as its pages stay
  * resident.
  *
- * Scale: 1 000 connections and 10 000 streams by default; with
+ * Scale: 1 000 connections (half on the endpoint connect() shares, half on
+ * endpoints of their own) and 10 000 streams by default; with
  * QUICBRIDGE_LONG_TESTS=1 (CI), 10 000 connections and 100 000 streams
  * (QUICBRIDGE_LEAK_CONNECTIONS / QUICBRIDGE_LEAK_STREAMS override).
  *
@@ -93,14 +94,15 @@ test.serial(`${CONNECTIONS} connections and ${STREAMS} streams opened and closed
       }),
     );
   }
-  async function connections(count: number): Promise<void> {
+  /** `count` connections: on the endpoint connect() shares, or each on an endpoint of its own (and its receive buffer). */
+  async function connections(count: number, reuseEndpoint: boolean): Promise<void> {
     await pool(count, AT_ONCE, async () => {
       // A client endpoint drains, holding its socket, after close() has
       // resolved; were new connections not to wait for them, how many
       // endpoints are alive at once (and the peak memory) would depend on
       // how fast the machine drains.
       while (handles() > initialHandles + 2 * AT_ONCE) await new Promise((resolve) => setTimeout(resolve, 5));
-      const c = await connect(options);
+      const c = await connect({ ...options, reuseEndpoint });
       const s = await c.openStream();
       s.end(Buffer.from('ping'));
       for await (const _ of s) void _;
@@ -125,12 +127,14 @@ test.serial(`${CONNECTIONS} connections and ${STREAMS} streams opened and closed
   }
 
   // Warm-up, then the baseline.
-  await connections(CONNECTIONS / 10);
+  await connections(CONNECTIONS / 10, true);
+  await connections(CONNECTIONS / 10, false);
   await streams(STREAMS / 10);
   await quiesce();
   const base = memory();
 
-  await connections(CONNECTIONS);
+  await connections(CONNECTIONS / 2, true);
+  await connections(CONNECTIONS / 2, false);
   await streams(STREAMS);
   for (let i = 0; i < 100 && server.connectionCount > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
   await quiesce();

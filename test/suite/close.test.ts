@@ -2,9 +2,16 @@ import dgram from 'node:dgram';
 
 import test from 'ava';
 
-import { QuicConnectionError } from '../../lib/index';
-import type { QuicError } from '../../lib/index';
-import { connectedPair, readAll } from '../helpers/echo';
+import { connect, QuicConnectionError } from '../../lib/index';
+import type { QuicConnection, QuicError } from '../../lib/index';
+import { createPki } from '../helpers/certs';
+import { connectedPair, readAll, startEchoServer } from '../helpers/echo';
+
+async function echoOnce(connection: QuicConnection, text: string): Promise<Buffer> {
+  const stream = await connection.openStream();
+  stream.end(text);
+  return readAll(stream);
+}
 
 test('the server sees the code and reason the client closed with', async (t) => {
   const { server, client, serverSide } = await connectedPair();
@@ -93,18 +100,18 @@ test('Symbol.asyncDispose closes connections and servers', async (t) => {
 });
 
 /** Whether a UDP socket can bind `port` on 127.0.0.1 right now. */
-async function portIsFree(port: number): Promise<boolean> {
+async function portIsFree(port: number, address = '127.0.0.1'): Promise<boolean> {
   const socket = dgram.createSocket('udp4');
   const bound = await new Promise<boolean>((resolve) => {
     socket.once('error', () => resolve(false));
-    socket.bind(port, '127.0.0.1', () => resolve(true));
+    socket.bind(port, address, () => resolve(true));
   });
   await new Promise<void>((resolve) => (bound ? socket.close(() => resolve()) : resolve()));
   return bound;
 }
 
 test('closing gives the UDP ports back at once, while the connection and stream objects are still referenced', async (t) => {
-  const { server, client, serverSide } = await connectedPair();
+  const { server, client, serverSide } = await connectedPair({}, { reuseEndpoint: false });
   const stream = await client.openStream();
   stream.end('bytes');
   const accepted = await serverSide.acceptStream();
@@ -121,4 +128,27 @@ test('closing gives the UDP ports back at once, while the connection and stream 
   t.true(stream.writableFinished);
   t.true(accepted.readableEnded);
   t.like(await serverSide.closed, { kind: 'application', code: 0, remote: true });
+});
+
+test('connect() shares one endpoint among connections; its port is given back when the last of them closes', async (t) => {
+  // A local address no other test uses, so that only this test's connections share the endpoint.
+  const { ca, server: leaf } = await createPki();
+  const server = await startEchoServer(leaf);
+  const options = { host: '127.0.0.1', port: server.address.port, servername: 'localhost', ca: ca.certPem, alpn: 'echo', localAddress: '127.0.0.3' };
+  const [first, second] = await Promise.all([connect(options), connect(options)]);
+  const own = await connect({ ...options, reuseEndpoint: false });
+  const port = first.localAddress.port;
+  t.is(first.localAddress.address, '127.0.0.3');
+  t.is(second.localAddress.port, port, 'the second connection is on the same socket');
+  t.not(own.localAddress.port, port, 'reuseEndpoint: false gets a socket of its own');
+  await first.close();
+  t.false(await portIsFree(port, '127.0.0.3'), 'the endpoint stays while a connection uses it');
+  t.is((await echoOnce(second, 'still here')).toString(), 'still here');
+  await second.close();
+  t.true(await portIsFree(port, '127.0.0.3'), `port ${port} is free once the last connection closed`);
+  const third = await connect(options);
+  t.is((await echoOnce(third, 'a new endpoint')).toString(), 'a new endpoint');
+  await third.close();
+  await own.close();
+  await server.close();
 });

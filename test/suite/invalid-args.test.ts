@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { connect, listen, QuicError, type QuicConnection, type QuicErrorCode, type QuicServer, type QuicStream } from '../../lib/index';
+import { connect, listen, QuicEndpoint, QuicError, type QuicConnection, type QuicErrorCode, type QuicServer, type QuicStream } from '../../lib/index';
 import type { TestCa, TestLeaf } from '../helpers/certs';
 import { connectedPair } from '../helpers/echo';
 
@@ -65,6 +65,12 @@ const cases: Case[] = [
   ['connect signal "x"', (f) => connect({ ...to(f), signal: 'x' as any })],
   ['connect localAddress bad', (f) => connect({ ...to(f), localAddress: 'nowhere' })],
   ['connect transport mtuDiscovery "on"', (f) => connect({ ...to(f), transport: { mtuDiscovery: 'on' as any } })],
+  ['connect reuseEndpoint "no"', (f) => connect({ ...to(f), reuseEndpoint: 'no' as any })],
+  ['QuicEndpoint.bind address bad', () => QuicEndpoint.bind({ address: 'nowhere' })],
+  ['QuicEndpoint.bind port 70000', () => QuicEndpoint.bind({ port: 70000 })],
+  ['QuicEndpoint.bind maxUdpPayloadSize 1000', () => QuicEndpoint.bind({ maxUdpPayloadSize: 1000 })],
+  ['QuicEndpoint.bind backend "gpu"', () => QuicEndpoint.bind({ backend: 'gpu' as any })],
+  ['QuicEndpoint.bind options 5', () => QuicEndpoint.bind(5 as any)],
   ['server.accept signal 5', (f) => f.server.accept({ signal: 5 as any })],
   ['server.close(-1)', (f) => f.server.close(-1)],
   ['server.close(0, 5)', (f) => f.server.close(0, 5 as any)],

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 
 import test, { type ExecutionContext } from 'ava';
 
-import { connect, type PathChange, type QuicConnection, type QuicStream } from '../../lib/index';
+import { connect, type PathChange, QuicEndpoint, type QuicConnection, type QuicStream } from '../../lib/index';
 import { createPki } from '../helpers/certs';
 import { connectedPair, listenTest, readAll, sha256 } from '../helpers/echo';
 import { startRelay } from '../helpers/relay';
 
 async function transferWithRebind(t: ExecutionContext, rebindTo: { address?: string }) {
-  const { client, serverSide, close } = await connectedPair();
+  const { client, serverSide, close } = await connectedPair({}, { reuseEndpoint: false });
   const changes: PathChange[] = [];
   serverSide.on('pathChange', (change) => changes.push(change));
   const before = client.localAddress;
@@ -70,7 +70,7 @@ test('what the server still sends to the old address after a rebind is received'
   let client: QuicConnection | undefined;
   try {
     const accepted = server.accept();
-    client = await connect({ host: '127.0.0.1', port: relay.address.port, servername: 'localhost', ca: ca.certPem, alpn: 'echo' });
+    client = await connect({ host: '127.0.0.1', port: relay.address.port, servername: 'localhost', ca: ca.certPem, alpn: 'echo', reuseEndpoint: false });
     const serverSide = await accepted;
     if (!serverSide) throw new Error('server closed before accepting');
     const stream = await client.openStream();
@@ -113,8 +113,40 @@ test('what the server still sends to the old address after a rebind is received'
   }
 });
 
-test('only connections that own their socket can rebind', async (t) => {
-  const { serverSide, close } = await connectedPair();
-  await t.throwsAsync(serverSide.rebind(), { code: 'ERR_QUIC_INVALID_STATE' });
+test('only connections that own their socket can rebind: not a server-side one, not one on a shared endpoint', async (t) => {
+  const { client, serverSide, close } = await connectedPair();
+  await t.throwsAsync(serverSide.rebind(), { code: 'ERR_QUIC_INVALID_STATE', message: /server-side connection/ });
+  await t.throwsAsync(client.rebind(), { code: 'ERR_QUIC_INVALID_STATE', message: /reuseEndpoint: false/ });
   await close();
+});
+
+test('a QuicEndpoint rebinds with all its connections: both keep moving bytes byte-exact', async (t) => {
+  const { ca, server: leaf } = await createPki();
+  const server = await listenTest(leaf);
+  const accepting = (async () => {
+    const sides: QuicConnection[] = [];
+    for await (const connection of server) {
+      sides.push(connection);
+      if (sides.length === 2) return sides;
+    }
+    throw new Error('server closed before accepting two connections');
+  })();
+  const endpoint = await QuicEndpoint.bind();
+  const target = { host: '127.0.0.1', port: server.address.port, servername: 'localhost', ca: ca.certPem, alpn: 'echo' };
+  const clients = [await endpoint.connect(target), await endpoint.connect(target)];
+  const sides = await accepting;
+  const before = endpoint.address;
+  t.deepEqual(clients.map((c) => c.localAddress), [before, before], 'both connections are on the endpoint');
+  const after = await endpoint.rebind();
+  t.not(after.port, before.port);
+  const payloads = clients.map(() => randomBytes(256 * 1024));
+  for (const [i, client] of clients.entries()) {
+    t.deepEqual(client.localAddress, after, `connection ${i} moved with the endpoint`);
+    (await client.openUniStream()).end(payloads[i]);
+  }
+  const received = await Promise.all(sides.map(async (side) => sha256(await readAll(await side.acceptUniStream()))));
+  t.deepEqual(received.sort(), payloads.map(sha256).sort(), 'each connection delivered its bytes after the move');
+  t.deepEqual(sides.map((side) => side.remoteAddress), [after, after], 'the server sees both on the new path');
+  await endpoint.close();
+  await server.close();
 });

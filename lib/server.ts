@@ -1,0 +1,129 @@
+import { raceAbort, signalOf, type AbortOptions } from './abort';
+import type { Backend, BackendConnection, BoundEndpoint } from './backend';
+import { bindEndpoint, shutdown } from './bound-endpoint';
+import { QuicConnection, type SocketAddress } from './connection';
+import { awaitBinding, callBinding, invalidArg } from './errors';
+import { holdLoop } from './keep-alive';
+import { loadBackend } from './loader';
+import { checkCode, checkDatagramTransport, checkIp, checkObject, checkPort, checkReason, keyLogSink, type ListenOptions, serverOptionsJson } from './options';
+
+/** A listening QUIC server: an endpoint that accepts connections. */
+export class QuicServer implements AsyncIterable<QuicConnection> {
+  readonly #bound: BoundEndpoint;
+  readonly #backend: Backend;
+  readonly #shutdown: (code: number, reason: string) => Promise<void>;
+  readonly #hold = holdLoop();
+  #pendingAccept: Promise<BackendConnection | null> | undefined;
+
+  /** @internal */
+  constructor(bound: BoundEndpoint, backend: Backend, onClosed: () => void) {
+    this.#bound = bound;
+    this.#backend = backend;
+    this.#shutdown = shutdown(bound, this.#hold, onClosed);
+  }
+
+  /** Lets the process exit while this server is the only thing open (as `net.Server.unref()`). */
+  unref(): this {
+    this.#hold.unref();
+    return this;
+  }
+
+  /** Undoes `unref()`. */
+  ref(): this {
+    this.#hold.ref();
+    return this;
+  }
+
+  /** The backend this server runs on. */
+  get backend(): Backend['name'] {
+    return this.#backend.name;
+  }
+
+  /** Where the server is bound (the port is the real one when 0 was asked for). */
+  get address(): SocketAddress {
+    return JSON.parse(callBinding(() => this.#bound.endpoint.localAddress())) as SocketAddress;
+  }
+
+  /** Connections open on this server, handshaking ones included. */
+  get connectionCount(): number {
+    return this.#bound.endpoint.openConnections();
+  }
+
+  /** The next established connection; `null` once the server is closed. */
+  async accept(options?: AbortOptions): Promise<QuicConnection | null> {
+    const signal = signalOf(options);
+    for (;;) {
+      // One backend accept at a time; a caller that aborts leaves it for the
+      // next caller, so no connection is lost.
+      const pending = (this.#pendingAccept ??= awaitBinding(this.#bound.endpoint.accept()));
+      const handle = await raceAbort(pending, signal, () => {});
+      if (this.#pendingAccept !== pending) continue; // another caller claimed it
+      this.#pendingAccept = undefined;
+      return handle ? new QuicConnection(handle, this.#backend.name) : null;
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<QuicConnection> {
+    for (;;) {
+      const connection = await this.accept();
+      if (connection === null) return;
+      yield connection;
+    }
+  }
+
+  /**
+   * Stops accepting, closes every connection with `code` and `reason`, waits
+   * for them to drain, and releases the socket.
+   */
+  close(code = 0, reason = ''): Promise<void> {
+    checkCode(code);
+    checkReason(reason);
+    return this.#shutdown(code, reason);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Starts a QUIC server. With `onConnection`, every established connection
+ * is handed to it (a handler that throws closes that connection with code
+ * 1); otherwise take them with `accept()` or `for await`.
+ */
+export async function listen(
+  options: ListenOptions,
+  onConnection?: (connection: QuicConnection) => void | Promise<void>,
+): Promise<QuicServer> {
+  checkObject(options, 'options');
+  if (onConnection !== undefined && typeof onConnection !== 'function') {
+    throw invalidArg('onConnection must be a function');
+  }
+  const address = checkIp(options.address ?? '127.0.0.1', 'address');
+  const port = checkPort(options.port ?? 0, 'port', 0);
+  const json = serverOptionsJson(options);
+  const transport = options.datagramTransport === undefined ? undefined : checkDatagramTransport(options.datagramTransport);
+  const backend = loadBackend(options.backend ?? (transport ? 'wasm' : undefined));
+  const keylog = keyLogSink(options.keylog);
+  let bound: BoundEndpoint;
+  try {
+    bound = await bindEndpoint(backend, transport, address, port, json, keylog.callback);
+  } catch (error) {
+    keylog.close();
+    throw error;
+  }
+  const server = new QuicServer(bound, backend, () => keylog.close());
+  if (onConnection) {
+    void (async () => {
+      for await (const connection of server) {
+        Promise.resolve()
+          .then(() => onConnection(connection))
+          .catch((error: unknown) => {
+            const message = error instanceof Error ? error.message : String(error);
+            connection.close(1, `handler failed: ${message}`.slice(0, 1024)).catch(() => {});
+          });
+      }
+    })();
+  }
+  return server;
+}
