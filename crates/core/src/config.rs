@@ -148,9 +148,6 @@ pub(crate) struct SocketTraits {
     /// The UDP payload to use by default, when larger than QUIC's 1200
     /// bytes is known to get through: see [`SocketTraits::of`].
     pub large_datagrams: Option<u16>,
-    /// The largest UDP payload whose batches the socket can send, where it
-    /// sends batches: see [`SocketTraits::of`].
-    pub batch_mtu_limit: Option<u16>,
 }
 
 /// quinn's congestion controllers start with this window (10 × 1200 bytes).
@@ -166,44 +163,27 @@ pub(crate) enum Side {
 impl SocketTraits {
     /// The traits of `socket`, bound at `local`.
     ///
-    /// A socket that sends and receives one datagram per call (no
-    /// segmentation offload: the wasm backend's, whose every datagram is a
-    /// call into JavaScript and a system call there) and is bound to a
-    /// loopback address gets `large_datagrams`: a loopback path carries
-    /// datagrams of up to 64 KiB whole, and moving the same bytes in 45
-    /// times fewer datagrams takes that socket a fraction of the work. Its
-    /// endpoint advertises the larger `max_udp_payload_size` and its
-    /// connections start at that size, capped by what each peer
-    /// advertises; MTU discovery stays on to fall back if a peer drops
-    /// them. Sockets with GSO/GRO (the native backend's) already move many
-    /// datagrams per system call, and quinn sizes their receive buffers as
-    /// payload × segments, so they keep quinn's defaults.
-    ///
-    /// A socket with GSO sends quinn's batches of up to 10 datagrams in one
-    /// system call, which carries at most 64 KiB: larger datagrams than a
-    /// tenth of that make the kernel refuse the whole batch (EMSGSIZE,
-    /// which quinn-udp takes for a failed MTU probe), the connection loses
-    /// it all, and quinn's black-hole detection drops the MTU to 1200. So
-    /// MTU discovery there stops at `batch_mtu_limit`.
+    /// A socket bound to a loopback address gets `large_datagrams`: a
+    /// loopback path carries datagrams of up to 64 KiB whole, and moving
+    /// the same bytes in 45 times fewer datagrams takes a fraction of the
+    /// work — per call into JavaScript and system call for the wasm
+    /// backend's socket, per packet encrypted, acknowledged and handed
+    /// through GSO/GRO for the native one's. Its endpoint advertises the
+    /// larger `max_udp_payload_size` and its client connections start at
+    /// that size, capped by what each peer advertises; MTU discovery stays
+    /// on to fall back if a peer drops them. The socket cuts GSO batches of
+    /// such datagrams into sends the kernel takes, and sizes its receive
+    /// batches by them ([`ReleasableSocket`](crate::socket::ReleasableSocket)).
     pub(crate) fn of(socket: &dyn quinn::AsyncUdpSocket, local: SocketAddr) -> Self {
-        let batch = socket
-            .max_transmit_segments()
-            .min(QUINN_MAX_TRANSMIT_SEGMENTS);
-        let single = batch == 1 && socket.max_receive_segments() == 1;
         SocketTraits {
             may_fragment: socket.may_fragment(),
-            large_datagrams: (single && local.ip().is_loopback())
+            large_datagrams: local
+                .ip()
+                .is_loopback()
                 .then(|| loopback_max_udp_payload(local.ip())),
-            batch_mtu_limit: (batch > 1).then(|| (GSO_MAX_BYTES / batch) as u16),
         }
     }
 }
-
-/// Datagrams quinn 0.11 puts in one GSO batch at most (its connection
-/// driver's `MAX_TRANSMIT_SEGMENTS`).
-const QUINN_MAX_TRANSMIT_SEGMENTS: usize = 10;
-/// What one GSO send carries at most (the 64 KiB of one IP packet).
-const GSO_MAX_BYTES: usize = 65_535;
 
 /// How close to the top MTU discovery searches on sockets with large datagrams.
 const LARGE_DATAGRAM_SEARCH_STEP: u16 = 4096;
@@ -304,18 +284,6 @@ impl TransportOptions {
             MAX_MTU,
             "initialMtu",
         )?;
-        if let Some(limit) = socket
-            .batch_mtu_limit
-            .filter(|&l| initial_mtu > u64::from(l))
-        {
-            return Err(Error::new(
-                ErrorCode::BackendUnsupported,
-                format!(
-                    "transport.initialMtu ({initial_mtu}) above {limit} is not supported on this \
-                     endpoint's socket: it sends datagrams in batches (GSO) of at most 64 KiB"
-                ),
-            ));
-        }
         if let Some(max) = max_payload {
             if initial_mtu > max {
                 return Err(Error::invalid_arg(format!(
@@ -339,7 +307,6 @@ impl TransportOptions {
         let upper = max_payload
             .or(socket.large_datagrams.map(u64::from))
             .unwrap_or(MAX_MTU)
-            .min(socket.batch_mtu_limit.map_or(MAX_MTU, u64::from))
             .max(initial_mtu);
         let initial_window = bounded_if_set(
             self.initial_congestion_window,
@@ -625,22 +592,14 @@ mod tests {
     const FRAGMENTING: SocketTraits = SocketTraits {
         may_fragment: true,
         large_datagrams: None,
-        batch_mtu_limit: None,
     };
     const DONT_FRAGMENT: SocketTraits = SocketTraits {
         may_fragment: false,
         large_datagrams: None,
-        batch_mtu_limit: None,
     };
     const LOOPBACK: SocketTraits = SocketTraits {
         may_fragment: false,
         large_datagrams: Some(65_507),
-        batch_mtu_limit: None,
-    };
-    const GSO: SocketTraits = SocketTraits {
-        may_fragment: false,
-        large_datagrams: None,
-        batch_mtu_limit: Some(6553),
     };
 
     #[test]
@@ -815,18 +774,6 @@ mod tests {
         assert!(TransportOptions::default()
             .to_quinn(LOOPBACK, Side::Server)
             .is_ok());
-    }
-
-    #[test]
-    fn a_batching_socket_keeps_its_datagrams_within_a_batch() {
-        assert!(TransportOptions::default()
-            .to_quinn(GSO, Side::Client)
-            .is_ok());
-        let options: TransportOptions = from_json(r#"{"initialMtu":9000}"#, "t").unwrap();
-        let err = options.to_quinn(GSO, Side::Client).unwrap_err();
-        assert_eq!(err.code(), ErrorCode::BackendUnsupported);
-        assert!(err.message().contains("6553"), "{}", err.message());
-        assert!(options.to_quinn(DONT_FRAGMENT, Side::Client).is_ok());
     }
 
     #[test]

@@ -128,8 +128,10 @@ impl Endpoint {
                 })
             })
             .transpose()?;
+        let endpoint_config = options.endpoint_config(traits)?;
+        socket.fit_receive_segments(endpoint_config.get_max_udp_payload_size() as usize);
         let inner = quinn::Endpoint::new_with_abstract_socket(
-            options.endpoint_config(traits)?,
+            endpoint_config,
             server_config,
             socket.clone(),
             runtime.clone(),

@@ -14,23 +14,20 @@ use crate::message::{self, DecodedHead, HeadDecode, Reply, StreamKind};
 use crate::tls::TlsContext;
 
 /// Options are validated against every kind of socket a backend can have:
-/// the native one (don't-fragment, GSO batches), the wasm one on loopback
-/// (large datagrams) and the wasm one elsewhere (may fragment).
+/// one that sets don't-fragment (native), one on loopback (large
+/// datagrams) and one that may fragment (wasm's elsewhere).
 const SOCKETS: [SocketTraits; 3] = [
     SocketTraits {
         may_fragment: false,
         large_datagrams: None,
-        batch_mtu_limit: Some(6553),
     },
     SocketTraits {
         may_fragment: false,
         large_datagrams: Some(65_507),
-        batch_mtu_limit: None,
     },
     SocketTraits {
         may_fragment: true,
         large_datagrams: None,
-        batch_mtu_limit: None,
     },
 ];
 
@@ -57,8 +54,7 @@ fn invalid_arg<T>(result: Result<T>, what: &str) -> Option<T> {
 }
 
 /// A transport configuration may also be refused because the socket cannot
-/// do what it asks: MTU discovery over a socket that may fragment, or a
-/// first MTU too large for a socket's GSO batches.
+/// do what it asks: MTU discovery over a socket that may fragment.
 fn transport<T>(
     result: Result<T>,
     options: &TransportOptions,
@@ -68,11 +64,8 @@ fn transport<T>(
     match result {
         Err(e)
             if e.code() == ErrorCode::BackendUnsupported
-                && ((socket.may_fragment && options.mtu_discovery == Some(true))
-                    || socket
-                        .batch_mtu_limit
-                        .zip(options.initial_mtu)
-                        .is_some_and(|(limit, mtu)| mtu > u64::from(limit))) =>
+                && socket.may_fragment
+                && options.mtu_discovery == Some(true) =>
         {
             None
         }

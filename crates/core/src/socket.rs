@@ -2,7 +2,7 @@ use std::fmt;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
@@ -22,7 +22,9 @@ pub(crate) struct ReleasableSocket {
     local: SocketAddr,
     may_fragment: bool,
     max_transmit_segments: usize,
-    max_receive_segments: usize,
+    /// What the OS coalesces (GRO), fitted to the endpoint's datagrams: see
+    /// [`fit_receive_segments`](Self::fit_receive_segments).
+    max_receive_segments: AtomicUsize,
 }
 
 impl ReleasableSocket {
@@ -35,7 +37,7 @@ impl ReleasableSocket {
             // works there whether or not the socket sets don't-fragment.
             may_fragment: socket.may_fragment() && !local.ip().is_loopback(),
             max_transmit_segments: socket.max_transmit_segments(),
-            max_receive_segments: socket.max_receive_segments(),
+            max_receive_segments: AtomicUsize::new(socket.max_receive_segments()),
             socket: RwLock::new(Some(socket)),
             retired: AtomicBool::new(false),
         }))
@@ -53,6 +55,22 @@ impl ReleasableSocket {
     /// back `Pending`.
     pub(crate) fn retire(&self) {
         self.retired.store(true, Ordering::Relaxed);
+    }
+
+    /// Sizes receive batches for datagrams of up to `max_udp_payload`
+    /// bytes; call before quinn sizes its buffer (at endpoint creation).
+    /// quinn gives every receive slot payload × segments bytes, which
+    /// for 64 KiB datagrams and GRO's 64 segments would be 134 MiB an
+    /// endpoint. What GRO coalesces into one slot is 64 KiB at most,
+    /// so fewer, larger segments fill it just as well: a slot holds at
+    /// least what quinn's defaults give it (64 × 1 472 bytes), and at least
+    /// one coalesced read.
+    pub(crate) fn fit_receive_segments(&self, max_udp_payload: usize) {
+        let max_udp_payload = max_udp_payload.max(1);
+        let needed =
+            (DEFAULT_RECEIVE_SLOT / max_udp_payload).max(GRO_MAX_BYTES.div_ceil(max_udp_payload));
+        self.max_receive_segments
+            .fetch_min(needed.max(1), Ordering::Relaxed);
     }
 
     pub(crate) fn release(&self) {
@@ -98,10 +116,13 @@ impl AsyncUdpSocket for ReleasableSocket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        match &*self.slot() {
-            Some(socket) => socket.try_send(transmit),
-            None => Ok(()),
-        }
+        let slot = self.slot();
+        let Some(socket) = &*slot else {
+            return Ok(());
+        };
+        // A failure part way through makes quinn send the whole transmit
+        // again: the peer drops the packets it already has.
+        kernel_sized(transmit).try_for_each(|batch| socket.try_send(&batch))
     }
 
     fn poll_recv(
@@ -133,8 +154,47 @@ impl AsyncUdpSocket for ReleasableSocket {
     }
 
     fn max_receive_segments(&self) -> usize {
-        self.max_receive_segments
+        self.max_receive_segments.load(Ordering::Relaxed)
     }
+}
+
+/// A receive slot as quinn sizes it by default: 64 GRO segments of its
+/// default 1 472-byte datagrams.
+const DEFAULT_RECEIVE_SLOT: usize = 64 * 1_472;
+/// The most one GRO read coalesces.
+const GRO_MAX_BYTES: usize = 65_536;
+
+/// The most UDP payload one send may carry: an IPv4 datagram's 65 535
+/// bytes less its IP and UDP headers (an IPv6 one has 20 bytes more room).
+const MAX_SEND_PAYLOAD: usize = 65_535 - 20 - 8;
+
+/// `transmit` cut, on segment boundaries, into sends the kernel accepts.
+/// quinn fills a GSO batch up to its segment count (10) whatever the
+/// segment size, so past 6 550-byte datagrams (MTU discovery reaches them
+/// on loopback and on jumbo-frame links) a batch exceeds what one `sendmsg`
+/// may carry; the kernel refuses it with EMSGSIZE, and quinn-udp drops
+/// the error, so every such batch was lost.
+fn kernel_sized<'a>(transmit: &Transmit<'a>) -> impl Iterator<Item = Transmit<'a>> {
+    let Transmit {
+        destination,
+        ecn,
+        contents,
+        segment_size,
+        src_ip,
+    } = *transmit;
+    let per_send = match segment_size {
+        Some(segment) if contents.len() > MAX_SEND_PAYLOAD => {
+            (MAX_SEND_PAYLOAD / segment).max(1) * segment
+        }
+        _ => contents.len().max(1),
+    };
+    contents.chunks(per_send).map(move |contents| Transmit {
+        destination,
+        ecn,
+        contents,
+        segment_size: segment_size.filter(|&size| contents.len() > size),
+        src_ip,
+    })
 }
 
 /// Holds the real socket's poller (and with it the socket) only while a send
@@ -169,6 +229,64 @@ mod tests {
     use std::task::{Wake, Waker};
 
     use super::*;
+
+    fn transmit(contents: &[u8], segment_size: Option<usize>) -> Transmit<'_> {
+        Transmit {
+            destination: SocketAddr::from(([127, 0, 0, 1], 4433)),
+            ecn: None,
+            contents,
+            segment_size,
+            src_ip: None,
+        }
+    }
+
+    #[test]
+    fn a_gso_batch_over_the_kernel_limit_is_cut_on_segment_boundaries() {
+        // Ten 6 553-byte datagrams: what quinn batched once MTU discovery
+        // reached 6 553 bytes on loopback.
+        let data: Vec<u8> = (0..65_530).map(|i| i as u8).collect();
+        let batches: Vec<_> = kernel_sized(&transmit(&data, Some(6_553))).collect();
+        assert_eq!(batches.len(), 2);
+        assert!(batches.iter().all(|b| b.contents.len() <= MAX_SEND_PAYLOAD));
+        assert!(batches.iter().all(|b| b.contents.len() % 6_553 == 0));
+        assert_eq!(batches[0].segment_size, Some(6_553));
+        assert_eq!(
+            batches
+                .iter()
+                .flat_map(|b| b.contents)
+                .copied()
+                .collect::<Vec<_>>(),
+            data
+        );
+    }
+
+    #[test]
+    fn a_batch_within_the_limit_and_a_single_datagram_go_unchanged() {
+        let batch = vec![7u8; 10 * 1_452];
+        let sends: Vec<_> = kernel_sized(&transmit(&batch, Some(1_452))).collect();
+        assert_eq!(sends.len(), 1);
+        assert_eq!(sends[0].contents.len(), batch.len());
+        assert_eq!(sends[0].segment_size, Some(1_452));
+        let single = vec![1u8; 1_200];
+        let sends: Vec<_> = kernel_sized(&transmit(&single, None)).collect();
+        assert_eq!(sends.len(), 1);
+        assert_eq!(sends[0].segment_size, None);
+    }
+
+    #[test]
+    fn a_last_batch_of_one_datagram_is_sent_without_a_segment_size() {
+        // 11 segments of 6 000: 10 fit one send, the eleventh goes alone.
+        let data = vec![3u8; 11 * 6_000];
+        let sends: Vec<_> = kernel_sized(&transmit(&data, Some(6_000))).collect();
+        assert_eq!(
+            sends.iter().map(|s| s.contents.len()).collect::<Vec<_>>(),
+            [60_000, 6_000]
+        );
+        assert_eq!(
+            sends.iter().map(|s| s.segment_size).collect::<Vec<_>>(),
+            [Some(6_000), None]
+        );
+    }
 
     /// A socket that always has one datagram waiting.
     #[derive(Debug)]
