@@ -2,7 +2,6 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 
 import test from 'ava';
 
-import { serverBackend, suiteBackend } from '../helpers/backend';
 import { connectedPair, readAll } from '../helpers/echo';
 
 test('both sides agree on addresses, ALPN and side', async (t) => {
