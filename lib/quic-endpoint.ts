@@ -145,8 +145,11 @@ export class QuicEndpoint {
       const rebind = this.#lifetime.rebindable ? (to: string, port: number) => this.#rebindTo(to, port) : undefined;
       return new QuicConnection(handle, this.#backend.name, { hold, rebind, ended: () => this.#leave() });
     } catch (error) {
-      hold.release();
+      // Held until the endpoint is done with the attempt: an endpoint that
+      // closes with it drains first, and nothing else may be keeping the
+      // process alive to see the error.
       await this.#leave();
+      hold.release();
       throw error;
     }
   }
