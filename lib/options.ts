@@ -38,7 +38,7 @@ export interface TransportOptions {
   receiveWindow?: number;
   /** Bytes buffered for sending per connection (default 16 MiB). */
   sendWindow?: number;
-  /** UDP payload size to start with, 1200–65527 (default 1200; on loopback 65 507). */
+  /** UDP payload size to start with, 1200–65527 (default 1200; a wasm client on loopback 65 507). */
   initialMtu?: number;
   /**
    * Probe for a larger path MTU. Default: where the socket sets don't-fragment
@@ -57,7 +57,7 @@ export interface TransportOptions {
   /**
    * The largest UDP payload this side sends or accepts, 1200–65527: MTU
    * discovery stops there, and the peer is told not to send larger
-   * (default: discovery up to 65527, 1472 advertised; on loopback 65 507 both).
+   * (default: discovery up to 65527, 1472 advertised; wasm on loopback 65 507 both).
    */
   maxUdpPayloadSize?: number;
 }

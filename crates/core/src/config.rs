@@ -163,23 +163,27 @@ pub(crate) enum Side {
 impl SocketTraits {
     /// The traits of `socket`, bound at `local`.
     ///
-    /// A socket bound to a loopback address gets `large_datagrams`: a
-    /// loopback path carries datagrams of up to 64 KiB whole, and moving
-    /// the same bytes in 45 times fewer datagrams takes a fraction of the
-    /// work — per call into JavaScript and system call for the wasm
-    /// backend's socket, per packet encrypted, acknowledged and handed
-    /// through GSO/GRO for the native one's. Its endpoint advertises the
-    /// larger `max_udp_payload_size` and its client connections start at
-    /// that size, capped by what each peer advertises; MTU discovery stays
-    /// on to fall back if a peer drops them. The socket cuts GSO batches of
-    /// such datagrams into sends the kernel takes, and sizes its receive
-    /// batches by them ([`ReleasableSocket`](crate::socket::ReleasableSocket)).
+    /// A socket that sends and receives one datagram per call (no
+    /// segmentation offload: the wasm backend's, whose every datagram is a
+    /// call into JavaScript and a system call there) and is bound to a
+    /// loopback address gets `large_datagrams`: a loopback path carries
+    /// datagrams of up to 64 KiB whole, and moving the same bytes in 45
+    /// times fewer datagrams takes that socket a fraction of the work. Its
+    /// endpoint advertises the larger `max_udp_payload_size` and its client
+    /// connections start at that size, capped by what each peer
+    /// advertises; MTU discovery stays on to fall back if a peer drops
+    /// them. Sockets with GSO/GRO (the native backend's) keep quinn's
+    /// defaults unless the options raise `maxUdpPayloadSize`: with 64 KiB
+    /// datagrams by default, the leak test's process kept 65–72 MiB more
+    /// after 1 000–3 000 connections than with 1 472-byte ones, which is
+    /// not yet understood (docs/performance.md). Their GSO batches of large
+    /// datagrams are cut into sends the kernel takes, and their receive
+    /// batches sized by them ([`ReleasableSocket`](crate::socket::ReleasableSocket)).
     pub(crate) fn of(socket: &dyn quinn::AsyncUdpSocket, local: SocketAddr) -> Self {
+        let single = socket.max_transmit_segments() == 1 && socket.max_receive_segments() == 1;
         SocketTraits {
             may_fragment: socket.may_fragment(),
-            large_datagrams: local
-                .ip()
-                .is_loopback()
+            large_datagrams: (single && local.ip().is_loopback())
                 .then(|| loopback_max_udp_payload(local.ip())),
         }
     }
