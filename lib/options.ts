@@ -57,7 +57,7 @@ export interface TransportOptions {
   /**
    * The largest UDP payload this side sends or accepts, 1200–65527: MTU
    * discovery stops there, and the peer is told not to send larger
-   * (default: discovery up to 65527, 1472 advertised; wasm on loopback 65 507 both).
+   * (default: 1472 both, quinn's; wasm on loopback 65 507 both).
    */
   maxUdpPayloadSize?: number;
 }

@@ -93,8 +93,8 @@ pub struct TransportOptions {
     /// The largest UDP payload this side sends or accepts: the upper bound
     /// of MTU discovery, and the `max_udp_payload_size` transport parameter
     /// the peer must respect (set on the endpoint, see
-    /// [`EndpointOptions::endpoint_config`]). Default: discovery up to
-    /// 65527, 1472 advertised (quinn's default).
+    /// [`EndpointOptions::endpoint_config`]). Default: 1472 both
+    /// (quinn's), or a loopback socket's large datagrams.
     pub max_udp_payload_size: Option<u64>,
 }
 
@@ -117,6 +117,8 @@ const MIN_INITIAL_WINDOW: u64 = 1200;
 /// QUIC's minimum and the largest UDP payload over IPv4.
 pub(crate) const MIN_MTU: u64 = 1200;
 pub(crate) const MAX_MTU: u64 = 65527;
+/// quinn's default `max_udp_payload_size`, what an endpoint advertises unless told otherwise.
+const QUINN_MAX_UDP_PAYLOAD: u64 = 1472;
 
 fn bounded(value: Option<u64>, default: u64, min: u64, max: u64, field: &str) -> Result<u64> {
     let value = value.unwrap_or(default);
@@ -308,9 +310,12 @@ impl TransportOptions {
             Some(false) => false,
             _ => true,
         };
+        // Unset, discovery goes as far as the endpoint itself accepts: a
+        // further bound would also size the initial window below (two of
+        // the largest datagrams) past what a real network should get.
         let upper = max_payload
             .or(socket.large_datagrams.map(u64::from))
-            .unwrap_or(MAX_MTU)
+            .unwrap_or(QUINN_MAX_UDP_PAYLOAD)
             .max(initial_mtu);
         let initial_window = bounded_if_set(
             self.initial_congestion_window,
