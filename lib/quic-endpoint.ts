@@ -3,10 +3,10 @@ import net from 'node:net';
 
 import { raceAbort, signalOf } from './abort';
 import type { Backend, BackendName, BoundEndpoint } from './backend';
-import { bindEndpoint, shutdown } from './bound-endpoint';
+import { bindEndpoint, localAddressOf, shutdown } from './bound-endpoint';
 import { QuicConnection, type SocketAddress } from './connection';
 import type { DatagramTransport } from './datagram-transport';
-import { awaitBinding, callBinding, invalidArg, invalidState, quicError } from './errors';
+import { awaitBinding, invalidArg, invalidState, quicError } from './errors';
 import { holdLoop, type LoopHold } from './keep-alive';
 import { loadBackend } from './loader';
 import {
@@ -21,7 +21,6 @@ import {
   connectOptionsJson,
   type ConnectOptions,
   describeValue,
-  keyLogSink,
   type KeyLogOption,
 } from './options';
 
@@ -96,14 +95,8 @@ export class QuicEndpoint {
       options.maxUdpPayloadSize === undefined ? undefined : checkInteger(options.maxUdpPayloadSize, 'maxUdpPayloadSize', 1200, 65527);
     const transport = options.datagramTransport === undefined ? undefined : checkDatagramTransport(options.datagramTransport);
     const backend = loadBackend((options.backend as BackendName | undefined) ?? (transport ? 'wasm' : undefined));
-    const keylog = keyLogSink(options.keylog);
-    try {
-      const bound = await bindEndpoint(backend, transport, address, port, JSON.stringify({ maxUdpPayloadSize }), keylog.callback);
-      return new QuicEndpoint(bound, backend, lifetime, () => keylog.close());
-    } catch (error) {
-      keylog.close();
-      throw error;
-    }
+    const { bound, closeKeyLog } = await bindEndpoint(backend, transport, address, port, JSON.stringify({ maxUdpPayloadSize }), options.keylog);
+    return new QuicEndpoint(bound, backend, lifetime, closeKeyLog);
   }
 
   /** The backend this endpoint runs on. */
@@ -113,7 +106,7 @@ export class QuicEndpoint {
 
   /** Where the endpoint is bound (the port is the real one when 0 was asked for). */
   get address(): SocketAddress {
-    return JSON.parse(callBinding(() => this.#bound.endpoint.localAddress())) as SocketAddress;
+    return localAddressOf(this.#bound);
   }
 
   /** Connections open on this endpoint, handshaking ones included. */

@@ -1,11 +1,11 @@
 import { raceAbort, signalOf, type AbortOptions } from './abort';
 import type { Backend, BackendConnection, BoundEndpoint } from './backend';
-import { bindEndpoint, shutdown } from './bound-endpoint';
+import { bindEndpoint, localAddressOf, shutdown } from './bound-endpoint';
 import { QuicConnection, type SocketAddress } from './connection';
-import { awaitBinding, callBinding, invalidArg } from './errors';
+import { awaitBinding, invalidArg } from './errors';
 import { holdLoop } from './keep-alive';
 import { loadBackend } from './loader';
-import { checkCode, checkDatagramTransport, checkIp, checkObject, checkPort, checkReason, keyLogSink, type ListenOptions, serverOptionsJson } from './options';
+import { checkCode, checkDatagramTransport, checkIp, checkObject, checkPort, checkReason, type ListenOptions, serverOptionsJson } from './options';
 
 /** A listening QUIC server: an endpoint that accepts connections. */
 export class QuicServer implements AsyncIterable<QuicConnection> {
@@ -41,7 +41,7 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
 
   /** Where the server is bound (the port is the real one when 0 was asked for). */
   get address(): SocketAddress {
-    return JSON.parse(callBinding(() => this.#bound.endpoint.localAddress())) as SocketAddress;
+    return localAddressOf(this.#bound);
   }
 
   /** Connections open on this server, handshaking ones included. */
@@ -104,15 +104,8 @@ export async function listen(
   const json = serverOptionsJson(options);
   const transport = options.datagramTransport === undefined ? undefined : checkDatagramTransport(options.datagramTransport);
   const backend = loadBackend(options.backend ?? (transport ? 'wasm' : undefined));
-  const keylog = keyLogSink(options.keylog);
-  let bound: BoundEndpoint;
-  try {
-    bound = await bindEndpoint(backend, transport, address, port, json, keylog.callback);
-  } catch (error) {
-    keylog.close();
-    throw error;
-  }
-  const server = new QuicServer(bound, backend, () => keylog.close());
+  const { bound, closeKeyLog } = await bindEndpoint(backend, transport, address, port, json, options.keylog);
+  const server = new QuicServer(bound, backend, closeKeyLog);
   if (onConnection) {
     void (async () => {
       for await (const connection of server) {

@@ -175,12 +175,11 @@ impl SocketTraits {
     /// connections start at that size, capped by what each peer
     /// advertises; MTU discovery stays on to fall back if a peer drops
     /// them. Sockets with GSO/GRO (the native backend's) keep quinn's
-    /// defaults unless the options raise `maxUdpPayloadSize`: with 64 KiB
-    /// datagrams by default, the leak test's process kept 65–72 MiB more
-    /// after 1 000–3 000 connections than with 1 472-byte ones, which is
-    /// not yet understood (docs/performance.md). Their GSO batches of large
-    /// datagrams are cut into sends the kernel takes, and their receive
-    /// batches sized by them ([`ReleasableSocket`](crate::socket::ReleasableSocket)).
+    /// defaults unless the options raise `maxUdpPayloadSize`: what 64 KiB
+    /// datagrams by default cost in memory there is not yet accounted for
+    /// (docs/performance.md). Their GSO batches of large datagrams are cut
+    /// into sends the kernel takes, and their receive batches sized by them
+    /// ([`ReleasableSocket`](crate::socket::ReleasableSocket)).
     pub(crate) fn of(socket: &dyn quinn::AsyncUdpSocket, local: SocketAddr) -> Self {
         let single = socket.max_transmit_segments() == 1 && socket.max_receive_segments() == 1;
         SocketTraits {
