@@ -5,6 +5,7 @@ use quicbridge_core::http3::Http3Session;
 use quicbridge_core::{app_code, Connection};
 
 use crate::error::OrThrow;
+use crate::external_memory::ExternalMemory;
 use crate::http3::NativeHttp3Session;
 use crate::promise::promise;
 use crate::stream::NativeStream;
@@ -12,11 +13,16 @@ use crate::stream::NativeStream;
 #[napi]
 pub struct NativeConnection {
     inner: Connection,
+    _memory: ExternalMemory,
 }
 
 impl NativeConnection {
     pub(crate) fn new(inner: Connection) -> Self {
-        NativeConnection { inner }
+        let memory = ExternalMemory::new(inner.resident_bytes());
+        NativeConnection {
+            inner,
+            _memory: memory,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod event_loop;
+mod external_memory;
 mod http3;
 mod js_thread;
 pub mod message;

@@ -165,26 +165,23 @@ pub(crate) enum Side {
 impl SocketTraits {
     /// The traits of `socket`, bound at `local`.
     ///
-    /// A socket that sends and receives one datagram per call (no
-    /// segmentation offload: the wasm backend's, whose every datagram is a
-    /// call into JavaScript and a system call there) and is bound to a
-    /// loopback address gets `large_datagrams`: a loopback path carries
-    /// datagrams of up to 64 KiB whole, and moving the same bytes in 45
-    /// times fewer datagrams takes that socket a fraction of the work. Its
+    /// A socket bound to a loopback address gets `large_datagrams`: a
+    /// loopback path carries datagrams of up to 64 KiB whole, and moving
+    /// the same bytes in 45 times fewer datagrams takes a fraction of the
+    /// work (a wasm socket makes a call into JavaScript per datagram; a
+    /// native one encrypts and sends per datagram, GSO or not). Its
     /// endpoint advertises the larger `max_udp_payload_size` and its client
     /// connections start at that size, capped by what each peer
     /// advertises; MTU discovery stays on to fall back if a peer drops
-    /// them. Sockets with GSO/GRO (the native backend's) keep quinn's
-    /// defaults unless the options raise `maxUdpPayloadSize`: what 64 KiB
-    /// datagrams by default cost in memory there is not yet accounted for
-    /// (docs/performance.md). Their GSO batches of large datagrams are cut
-    /// into sends the kernel takes, and their receive batches sized by them
+    /// them. GSO batches of large datagrams are cut into sends the kernel
+    /// takes, and receive batches sized by them
     /// ([`ReleasableSocket`](crate::socket::ReleasableSocket)).
     pub(crate) fn of(socket: &dyn quinn::AsyncUdpSocket, local: SocketAddr) -> Self {
-        let single = socket.max_transmit_segments() == 1 && socket.max_receive_segments() == 1;
         SocketTraits {
             may_fragment: socket.may_fragment(),
-            large_datagrams: (single && local.ip().is_loopback())
+            large_datagrams: local
+                .ip()
+                .is_loopback()
                 .then(|| loopback_max_udp_payload(local.ip())),
         }
     }
@@ -564,6 +561,12 @@ pub struct ConnectOptions {
     pub early_data: bool,
     /// TLS 1.3 cipher suites to offer (default: all three rustls offers).
     pub cipher_suites: Option<Vec<CipherSuite>>,
+}
+
+impl ServerOptions {
+    pub fn from_json(json: &str) -> Result<Self> {
+        from_json(json, "server options")
+    }
 }
 
 impl ConnectOptions {

@@ -59,6 +59,7 @@ pub struct Connection {
     /// The name a client connected to; servers learn it from the handshake.
     server_name: Option<String>,
     handshake: watch::Receiver<Handshake>,
+    resident_bytes: usize,
 }
 
 /// What a caller may want to know about a connection; read live, since
@@ -91,6 +92,16 @@ pub(crate) struct ConnectionParts {
     /// The name a client connected to; servers learn it from the handshake.
     pub server_name: Option<String>,
     pub ending: Ending,
+    pub resident_bytes: usize,
+}
+
+/// What quinn holds for one connection, about: its state (the bench's
+/// idle-memory workload measures some 48 KiB per server connection) and
+/// its send buffer, which keeps the size of the largest transmit it made
+/// (an MTU probe at least, as large as the endpoint's datagrams).
+pub(crate) fn connection_resident_bytes(max_udp_payload: usize) -> usize {
+    const STATE_BYTES: usize = 48 * 1024;
+    STATE_BYTES + 2 * max_udp_payload
 }
 
 impl Connection {
@@ -135,7 +146,14 @@ impl Connection {
             ending: parts.ending,
             server_name: parts.server_name,
             handshake,
+            resident_bytes: parts.resident_bytes,
         }
+    }
+
+    /// About how much memory this connection holds until its last handle
+    /// is dropped: for a garbage-collected host to weigh the handle by.
+    pub fn resident_bytes(&self) -> usize {
+        self.resident_bytes
     }
 
     pub(crate) fn quinn(&self) -> &quinn::Connection {

@@ -6,8 +6,8 @@ use quinn::{AsyncUdpSocket, Runtime, VarInt};
 use tokio::sync::{mpsc, watch, Mutex as AsyncMutex, Notify};
 
 use crate::close::{connection_error, Ending, Endings, LocalClose};
-use crate::config::{ConnectOptions, EndpointOptions, RetryPolicy, SocketTraits};
-use crate::connection::{Connection, ConnectionParts};
+use crate::config::{ConnectOptions, EndpointOptions, RetryPolicy, ServerOptions, SocketTraits};
+use crate::connection::{connection_resident_bytes, Connection, ConnectionParts};
 use crate::error::{Error, ErrorCode, Result};
 use crate::socket::ReleasableSocket;
 use crate::tls::{KeyLogSink, TlsContext};
@@ -15,6 +15,14 @@ use crate::tls::{KeyLogSink, TlsContext};
 /// Established connections the server holds for `accept()` before it stops
 /// taking new handshakes off the socket.
 const ACCEPT_BACKLOG: usize = 64;
+
+type Accepted = Arc<AsyncMutex<mpsc::Receiver<Connection>>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A QUIC endpoint bound to one UDP socket. Cheap to clone; all clones are
 /// the same endpoint.
@@ -25,12 +33,15 @@ pub struct Endpoint {
     socket: SocketTraits,
     tls: TlsContext,
     endings: Endings,
-    accepted: Option<Arc<AsyncMutex<mpsc::Receiver<Connection>>>>,
+    /// Set once the endpoint listens: connections for `accept()`.
+    accepted: Arc<Mutex<Option<Accepted>>>,
     /// The socket in use, and after a rebind the one before it, which quinn
     /// keeps reading until traffic arrives on the new one.
     sockets: Arc<Mutex<Vec<Arc<ReleasableSocket>>>>,
     /// Set by [`release`](Self::release): ends [`wait_idle`](Self::wait_idle).
     released: Arc<watch::Sender<bool>>,
+    /// What each of this endpoint's connections is estimated to hold.
+    connection_bytes: usize,
     _accept_loop_guard: Arc<StopOnDrop>,
 }
 
@@ -111,56 +122,62 @@ impl Endpoint {
         let socket = ReleasableSocket::wrap(socket)?;
         let traits = SocketTraits::of(&*socket, socket.local_addr()?);
         let tls = TlsContext { keylog };
-        let server_config = options
-            .server
-            .as_ref()
-            .map(|s| s.to_quinn(traits, &tls))
-            .transpose()?;
-        let policy = options
-            .server
-            .as_ref()
-            .map(|s| {
-                let (retry, threshold) = s.retry()?;
-                Ok::<_, Error>(AcceptPolicy {
-                    max_connections: s.max_connections()?,
-                    early_data: s.early_data,
-                    retry: RetryGate::new(retry, threshold),
-                })
-            })
-            .transpose()?;
         let endpoint_config = options.endpoint_config(traits)?;
-        socket.fit_receive_segments(endpoint_config.get_max_udp_payload_size() as usize);
+        let max_udp_payload = endpoint_config.get_max_udp_payload_size() as usize;
+        socket.fit_receive_segments(max_udp_payload);
         let inner = quinn::Endpoint::new_with_abstract_socket(
             endpoint_config,
-            server_config,
+            None,
             socket.clone(),
             runtime.clone(),
         )?;
-        let stop_accepting = Arc::new(StopOnDrop::default());
-        let endings = Endings::default();
-        let accepted = policy.map(|policy| {
-            let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);
-            runtime.spawn(Box::pin(accept_loop(
-                inner.clone(),
-                tx,
-                runtime.clone(),
-                stop_accepting.0.clone(),
-                policy,
-                endings.clone(),
-            )));
-            Arc::new(AsyncMutex::new(rx))
-        });
-        Ok(Endpoint {
+        let endpoint = Endpoint {
             inner,
             runtime,
             socket: traits,
             tls,
-            endings,
-            accepted,
+            endings: Endings::default(),
+            accepted: Arc::new(Mutex::new(None)),
             sockets: Arc::new(Mutex::new(vec![socket])),
             released: Arc::new(watch::Sender::new(false)),
-            _accept_loop_guard: stop_accepting,
-        })
+            connection_bytes: connection_resident_bytes(max_udp_payload),
+            _accept_loop_guard: Arc::new(StopOnDrop::default()),
+        };
+        if let Some(server) = &options.server {
+            endpoint.listen(server)?;
+        }
+        Ok(endpoint)
+    }
+
+    /// Starts accepting connections with `server`'s certificate, ALPN and
+    /// limits, on an endpoint that may already have client connections.
+    /// The largest UDP payload the endpoint advertises stays what it was
+    /// created with; `server.transport` bounds its server connections.
+    pub fn listen(&self, server: &ServerOptions) -> Result<()> {
+        let mut accepted = lock(&self.accepted);
+        if accepted.is_some() {
+            return Err(Error::invalid_state("this endpoint is already listening"));
+        }
+        let config = server.to_quinn(self.socket, &self.tls)?;
+        let (retry, threshold) = server.retry()?;
+        let policy = AcceptPolicy {
+            max_connections: server.max_connections()?,
+            early_data: server.early_data,
+            retry: RetryGate::new(retry, threshold),
+        };
+        self.inner.set_server_config(Some(config));
+        let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);
+        self.runtime.spawn(Box::pin(accept_loop(
+            self.inner.clone(),
+            tx,
+            self.runtime.clone(),
+            self._accept_loop_guard.0.clone(),
+            policy,
+            self.endings.clone(),
+            self.connection_bytes,
+        )));
+        *accepted = Some(Arc::new(AsyncMutex::new(rx)));
+        Ok(())
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr> {
@@ -192,6 +209,7 @@ impl Endpoint {
             runtime: self.runtime.clone(),
             server_name: Some(options.server_name.clone()),
             ending,
+            resident_bytes: self.connection_bytes,
         };
         let connecting = if options.early_data {
             match connecting.into_0rtt() {
@@ -211,12 +229,11 @@ impl Endpoint {
     /// The next established incoming connection; `None` once the endpoint
     /// is closed. Handshakes that fail are dropped here, not reported.
     pub async fn accept(&self) -> Result<Option<Connection>> {
-        let Some(accepted) = &self.accepted else {
-            return Err(Error::invalid_state(
-                "this endpoint was created without server options",
-            ));
+        let Some(accepted) = lock(&self.accepted).clone() else {
+            return Err(Error::invalid_state("this endpoint is not listening"));
         };
-        Ok(accepted.lock().await.recv().await)
+        let next = accepted.lock().await.recv().await;
+        Ok(next)
     }
 
     /// Moves the endpoint to another socket (a new local port or address);
@@ -248,9 +265,7 @@ impl Endpoint {
     }
 
     fn sockets(&self) -> std::sync::MutexGuard<'_, Vec<Arc<ReleasableSocket>>> {
-        self.sockets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.sockets)
     }
 
     /// Connections open on this endpoint, handshaking ones included.
@@ -290,6 +305,7 @@ async fn accept_loop(
     stop: Arc<Notify>,
     mut policy: AcceptPolicy,
     endings: Endings,
+    connection_bytes: usize,
 ) {
     let mut last = runtime.now();
     loop {
@@ -333,6 +349,7 @@ async fn accept_loop(
             runtime: runtime.clone(),
             server_name: None,
             ending,
+            resident_bytes: connection_bytes,
         };
         runtime.spawn(Box::pin(async move {
             let connection = if early_data {
