@@ -94,6 +94,8 @@ export interface BackendEndpoint {
   /** JSON `{ address, port }`. */
   localAddress(): string;
   connect(options: string): Promise<BackendConnection>;
+  /** Starts accepting connections: JSON of the core's ServerOptions. */
+  listen(options: string): void;
   accept(): Promise<BackendConnection | null>;
   openConnections(): number;
   close(code: number, reason: string): void;

@@ -6,6 +6,7 @@ import type { BackendConnection, BackendName, BackendStream, EarlyDataState } fr
 import type { LoopHold } from './keep-alive';
 import { awaitBinding, callBinding, invalidArg, invalidState, QuicConnectionError, QuicTlsError } from './errors';
 import { checkCode, checkIp, checkObject, checkPort, checkReason, describeValue } from './options';
+import { SharedAccept } from './shared-accept';
 import { QuicStream } from './stream';
 
 export type CloseKind = 'application' | 'transport' | 'idleTimeout' | 'statelessReset' | 'versionMismatch' | 'cidsExhausted';
@@ -114,7 +115,10 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
   readonly #handle: BackendConnection;
   /** The endpoint of a client connection. */
   readonly #link: EndpointLink | undefined;
-  readonly #pendingAccept: Partial<Record<StreamKind, Promise<BackendStream>>> = {};
+  readonly #accepts: Record<StreamKind, SharedAccept<BackendStream>> = {
+    bidi: new SharedAccept(() => awaitBinding(this.#handle.acceptBi())),
+    uni: new SharedAccept(() => awaitBinding(this.#handle.acceptUni())),
+  };
   #handshake: Promise<EarlyDataState> | undefined;
   #isClosed = false;
   #datagramPump = false;
@@ -239,19 +243,11 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
     const init = { readable: true, writable: kind === 'bidi', signal };
     // A stream that has already arrived is taken synchronously, unless an
     // earlier caller is waiting: it comes first.
-    if (!this.#pendingAccept[kind] && !signal?.aborted) {
+    if (!this.#accepts[kind].waiting && !signal?.aborted) {
       const ready = callBinding(() => (kind === 'bidi' ? this.#handle.tryAcceptBi() : this.#handle.tryAcceptUni()));
       if (ready) return new QuicStream(ready, init);
     }
-    for (;;) {
-      // One backend accept at a time; a caller that aborts leaves it for the
-      // next caller, so no stream is lost.
-      const pending = (this.#pendingAccept[kind] ??= awaitBinding(kind === 'bidi' ? this.#handle.acceptBi() : this.#handle.acceptUni()));
-      const handle = await raceAbort(pending, signal, () => {});
-      if (this.#pendingAccept[kind] !== pending) continue; // another caller claimed it
-      delete this.#pendingAccept[kind];
-      return new QuicStream(handle, init);
-    }
+    return new QuicStream(await this.#accepts[kind].next(signal), init);
   }
 
   /** Opens a bidirectional stream (waits while the peer's stream limit is reached). */

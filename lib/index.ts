@@ -35,7 +35,7 @@ export {
 export type { Http3Body, Http3Handler, Http3Headers, Http3HeadersInit, Http3RequestInit } from './http3';
 export type { BackendStatus } from './loader';
 export { backendStatus } from './loader';
-export type { CipherSuite, CongestionControl, ConnectOptions, KeyLogOption, ListenOptions, Pem, RetryPolicy, TransportOptions } from './options';
+export type { CipherSuite, CongestionControl, ConnectOptions, EndpointListenOptions, KeyLogOption, ListenOptions, Pem, RetryPolicy, TransportOptions } from './options';
 export { QuicStream, type StreamDirection } from './stream';
 
 import type { BackendName } from './backend';

@@ -38,7 +38,7 @@ export interface TransportOptions {
   receiveWindow?: number;
   /** Bytes buffered for sending per connection (default 16 MiB). */
   sendWindow?: number;
-  /** UDP payload size to start with, 1200–65527 (default 1200; a wasm client on loopback 65 507). */
+  /** UDP payload size to start with, 1200–65527 (default 1200; a client on loopback 65 507). */
   initialMtu?: number;
   /**
    * Probe for a larger path MTU. Default: where the socket sets don't-fragment
@@ -57,7 +57,7 @@ export interface TransportOptions {
   /**
    * The largest UDP payload this side sends or accepts, 1200–65527: MTU
    * discovery stops there, and the peer is told not to send larger
-   * (default: 1472 both, quinn's; wasm on loopback 65 507 both).
+   * (default: 1472 both, quinn's; on loopback 65 507 both).
    */
   maxUdpPayloadSize?: number;
 }
@@ -101,6 +101,9 @@ export interface ListenOptions {
    */
   datagramTransport?: DatagramTransport;
 }
+
+/** What `QuicEndpoint.listen()` takes: `listen()`'s options, less those that choose the endpoint. */
+export type EndpointListenOptions = Omit<ListenOptions, 'address' | 'port' | 'backend' | 'datagramTransport' | 'keylog'>;
 
 export interface ConnectOptions {
   /** Server host name or IP address. */
@@ -300,7 +303,8 @@ function retryPolicy(value: unknown): RetryPolicy | undefined {
 }
 
 /** Checks listen options and returns the core's JSON for them. */
-export function serverOptionsJson(options: ListenOptions): string {
+/** Checks what a server is made of (certificate, ALPN, limits) and returns the core's `ServerOptions` for it. */
+export function serverOptions(options: EndpointListenOptions): object {
   let clientAuth: { ca: string; required: boolean } | undefined;
   if (options.clientAuth !== undefined) {
     checkObject(options.clientAuth, 'clientAuth');
@@ -309,21 +313,19 @@ export function serverOptionsJson(options: ListenOptions): string {
       required: options.clientAuth.required === undefined ? true : checkBoolean(options.clientAuth.required, 'clientAuth.required'),
     };
   }
-  return JSON.stringify({
-    server: {
-      cert: pemText(options.cert, 'cert'),
-      key: pemText(options.key, 'key'),
-      alpn: alpnList(options.alpn),
-      transport: transportOptions(options.transport),
-      clientAuth,
-      resumption: checkBoolean(options.resumption, 'resumption'),
-      earlyData: checkBoolean(options.earlyData, 'earlyData'),
-      maxConnections: options.maxConnections === undefined ? undefined : checkInteger(options.maxConnections, 'maxConnections', 1, 1_000_000),
-      retry: retryPolicy(options.retry),
-      retryThreshold: options.retryThreshold === undefined ? undefined : checkInteger(options.retryThreshold, 'retryThreshold', 1, 1_000_000),
-      cipherSuites: cipherSuites(options.cipherSuites),
-    },
-  });
+  return {
+    cert: pemText(options.cert, 'cert'),
+    key: pemText(options.key, 'key'),
+    alpn: alpnList(options.alpn),
+    transport: transportOptions(options.transport),
+    clientAuth,
+    resumption: checkBoolean(options.resumption, 'resumption'),
+    earlyData: checkBoolean(options.earlyData, 'earlyData'),
+    maxConnections: options.maxConnections === undefined ? undefined : checkInteger(options.maxConnections, 'maxConnections', 1, 1_000_000),
+    retry: retryPolicy(options.retry),
+    retryThreshold: options.retryThreshold === undefined ? undefined : checkInteger(options.retryThreshold, 'retryThreshold', 1, 1_000_000),
+    cipherSuites: cipherSuites(options.cipherSuites),
+  };
 }
 
 const systemBundles = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];

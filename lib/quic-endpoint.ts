@@ -1,12 +1,12 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 
-import { raceAbort, signalOf } from './abort';
-import type { Backend, BackendName, BoundEndpoint } from './backend';
+import { raceAbort, signalOf, type AbortOptions } from './abort';
+import type { Backend, BackendConnection, BackendName, BoundEndpoint } from './backend';
 import { bindEndpoint, localAddressOf, shutdown } from './bound-endpoint';
 import { QuicConnection, type SocketAddress } from './connection';
 import type { DatagramTransport } from './datagram-transport';
-import { awaitBinding, invalidArg, invalidState, quicError } from './errors';
+import { awaitBinding, callBinding, invalidArg, invalidState, quicError } from './errors';
 import { holdLoop, type LoopHold } from './keep-alive';
 import { loadBackend } from './loader';
 import {
@@ -21,8 +21,12 @@ import {
   connectOptionsJson,
   type ConnectOptions,
   describeValue,
+  type EndpointListenOptions,
   type KeyLogOption,
+  serverOptions,
 } from './options';
+import { acceptAll, checkHandler, type ConnectionHandler, serve } from './server';
+import { SharedAccept } from './shared-accept';
 
 export interface EndpointOptions {
   /** IP address to bind (default `127.0.0.1`; `0.0.0.0` or `::` to reach other hosts). */
@@ -55,13 +59,14 @@ const CALLER_OWNED: Lifetime = { closeWhenIdle: false, rebindable: false };
 
 /**
  * A QUIC endpoint: one UDP socket (or datagram transport) that any number
- * of client connections share, as quinn's and node:quic's endpoints do.
- * `connect()` uses one of its own per backend and local address; bind one
- * with `QuicEndpoint.bind()` to choose the socket, to keep it between
- * connections, or to move all of its connections to another socket with
- * `rebind()`.
+ * of client connections share, as quinn's and node:quic's endpoints do,
+ * and that can accept connections too (`listen()`). `connect()` uses one
+ * of its own per backend and local address; bind one with
+ * `QuicEndpoint.bind()` to choose the socket, to keep it between
+ * connections, to serve and connect from one port, or to move all of its
+ * connections to another socket with `rebind()`.
  */
-export class QuicEndpoint {
+export class QuicEndpoint implements AsyncIterable<QuicConnection> {
   readonly #bound: BoundEndpoint;
   readonly #backend: Backend;
   readonly #lifetime: Lifetime;
@@ -70,6 +75,7 @@ export class QuicEndpoint {
   /** Connections on the endpoint, and connects under way. */
   #users = 0;
   #closing = false;
+  #accept: SharedAccept<BackendConnection | null> | undefined;
 
   /** @internal */
   private constructor(bound: BoundEndpoint, backend: Backend, lifetime: Lifetime, closeKeyLog: () => void) {
@@ -122,6 +128,36 @@ export class QuicEndpoint {
     if (this.#closing) return Promise.reject(invalidState('the endpoint is closed'));
     this.#users += 1;
     return this.#connectAsUser(options);
+  }
+
+  /**
+   * Starts accepting connections on this endpoint, with `options`'
+   * certificate, ALPN and limits; with `onConnection`, every established
+   * connection is handed to it (a handler that throws closes that
+   * connection with code 1), otherwise take them with `accept()` or `for
+   * await`. The endpoint keeps the largest UDP payload it was bound with.
+   */
+  listen(options: EndpointListenOptions, onConnection?: ConnectionHandler): void {
+    checkObject(options, 'options');
+    checkHandler(onConnection);
+    if (this.#lifetime.closeWhenIdle) throw invalidState('an endpoint connect() made cannot listen; bind one with QuicEndpoint.bind()');
+    if (this.#closing) throw invalidState('the endpoint is closed');
+    if (this.#accept) throw invalidState('the endpoint is already listening');
+    const json = JSON.stringify(serverOptions(options));
+    callBinding(() => this.#bound.endpoint.listen(json));
+    this.#accept = new SharedAccept(() => awaitBinding(this.#bound.endpoint.accept()));
+    if (onConnection) serve(this, onConnection);
+  }
+
+  /** The next connection the endpoint accepted (see `listen()`); `null` once it is closed. */
+  async accept(options?: AbortOptions): Promise<QuicConnection | null> {
+    if (!this.#accept) throw invalidState('the endpoint is not listening; call listen() first');
+    const handle = await this.#accept.next(signalOf(options));
+    return handle ? new QuicConnection(handle, this.#backend.name) : null;
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<QuicConnection> {
+    return acceptAll(this);
   }
 
   /** Connects, for a user already counted (who leaves again if it fails). */

@@ -5,7 +5,9 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Env;
 use napi_derive::napi;
-use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error, KeyLogSink};
+use quicbridge_core::{
+    app_code, ConnectOptions, Endpoint, EndpointOptions, Error, KeyLogSink, ServerOptions,
+};
 use quinn::{AsyncUdpSocket, Runtime};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -94,6 +96,13 @@ impl NativeEndpoint {
             let connection = endpoint.connect(&options).await.or_throw()?;
             Ok(NativeConnection::new(connection))
         })
+    }
+
+    /// Starts accepting connections; `options` is the JSON of `ServerOptions`.
+    #[napi]
+    pub fn listen(&self, options: String) -> napi::Result<()> {
+        let options = ServerOptions::from_json(&options).or_throw()?;
+        self.inner.listen(&options).or_throw()
     }
 
     /// The next incoming connection, or `null` once the endpoint is closed.

@@ -3,7 +3,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use js_sys::Promise;
-use quicbridge_core::{app_code, ConnectOptions, Endpoint, EndpointOptions, Error, KeyLogSink};
+use quicbridge_core::{
+    app_code, ConnectOptions, Endpoint, EndpointOptions, Error, KeyLogSink, ServerOptions,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -113,6 +115,12 @@ impl WasmEndpoint {
             let connection = endpoint.connect(&options.or_throw()?).await.or_throw()?;
             Ok(WasmConnection::new(connection).into())
         })
+    }
+
+    /// Starts accepting connections; `options` is the JSON of `ServerOptions`.
+    pub fn listen(&self, options: &str) -> Result<(), JsValue> {
+        let options = ServerOptions::from_json(options).or_throw()?;
+        self.inner.listen(&options).or_throw()
     }
 
     /// Resolves with the next incoming `WasmConnection`, or `null` once the
