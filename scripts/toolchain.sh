@@ -75,33 +75,35 @@ ensure_wasm_bindgen() {
   echo "$root/bin/wasm-bindgen"
 }
 
-# Cargo.toml's [patch.crates-io] builds quinn-proto from patched-crates/:
-# the crates.io release (checksum pinned below, as in a Cargo.lock), with
-# patches/quinn-proto-<version>.patch applied (why: the patch's header).
-QUINN_PROTO_VERSION=0.11.19
-QUINN_PROTO_SHA256=0e750cca55fe4f0439a15d0bb529da9651e79993e8e72c61a899a36d462befbe
+# Cargo.toml's [patch.crates-io] builds these crates from patched-crates/:
+# each crates.io release (checksum pinned here, as in a Cargo.lock), with
+# patches/<crate>-<version>.patch applied (why: each patch's header).
+PATCHED_CRATES=(
+  "quinn-proto 0.11.19 0e750cca55fe4f0439a15d0bb529da9651e79993e8e72c61a899a36d462befbe"
+  "quinn 0.11.12 4051e23e9185c255a7e33ef59cdbca87a22d359052eecd22fc6b901fb37d9d11"
+)
 
 sha256_of() {
   if command -v sha256sum >/dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi | cut -d' ' -f1
 }
 
-ensure_patched_crates() {
-  local patch="$REPO_ROOT/patches/quinn-proto-$QUINN_PROTO_VERSION.patch"
-  local dir="$REPO_ROOT/patched-crates/quinn-proto"
-  local crate="$QUICBRIDGE_CACHE/crates/quinn-proto-$QUINN_PROTO_VERSION.crate"
+ensure_patched_crate() {
+  local name=$1 version=$2 sha256=$3
+  local patch="$REPO_ROOT/patches/$name-$version.patch"
+  local dir="$REPO_ROOT/patched-crates/$name"
+  local crate="$QUICBRIDGE_CACHE/crates/$name-$version.crate"
   local stamp
-  stamp="$QUINN_PROTO_SHA256 $(sha256_of "$patch")"
+  stamp="$sha256 $(sha256_of "$patch")"
   [ "$(cat "$dir/.patched" 2>/dev/null)" = "$stamp" ] && return
-  if [ ! -f "$crate" ] || [ "$(sha256_of "$crate")" != "$QUINN_PROTO_SHA256" ]; then
-    log "downloading quinn-proto $QUINN_PROTO_VERSION from crates.io (once)"
+  if [ ! -f "$crate" ] || [ "$(sha256_of "$crate")" != "$sha256" ]; then
+    log "downloading $name $version from crates.io (once)"
     mkdir -p "$(dirname "$crate")"
-    curl -fsSL --retry 3 -o "$crate.part" \
-      "https://static.crates.io/crates/quinn-proto/quinn-proto-$QUINN_PROTO_VERSION.crate"
-    [ "$(sha256_of "$crate.part")" = "$QUINN_PROTO_SHA256" ] ||
-      die "quinn-proto-$QUINN_PROTO_VERSION.crate from crates.io does not have the pinned checksum"
+    curl -fsSL --retry 3 -o "$crate.part" "https://static.crates.io/crates/$name/$name-$version.crate"
+    [ "$(sha256_of "$crate.part")" = "$sha256" ] ||
+      die "$name-$version.crate from crates.io does not have the pinned checksum"
     mv "$crate.part" "$crate"
   fi
-  log "patching quinn-proto $QUINN_PROTO_VERSION into patched-crates/"
+  log "patching $name $version into patched-crates/"
   # Unpacked and patched outside the checkout: inside it, git apply would
   # take the patch's paths as relative to the checkout's root.
   local work
@@ -110,6 +112,14 @@ ensure_patched_crates() {
   (cd "$work" && git apply "$patch") || die "$patch does not apply"
   echo "$stamp" >"$work/.patched"
   rm -rf "$dir" && mkdir -p "$(dirname "$dir")" && mv "$work" "$dir"
+}
+
+ensure_patched_crates() {
+  local entry
+  for entry in "${PATCHED_CRATES[@]}"; do
+    # shellcheck disable=SC2086 # name, version and checksum, split on purpose
+    ensure_patched_crate $entry
+  done
 }
 
 ensure_patched_crates
