@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'wasm/pkg/', 'node_modules/', 'prebuilds/', 'target/'] },
+  { ignores: ['dist/', 'wasm/pkg/', 'napi/binding.d.ts', 'node_modules/', 'prebuilds/', 'target/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

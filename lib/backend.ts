@@ -1,8 +1,10 @@
 /**
- * The one interface both bindings satisfy. The native (napi-rs) and wasm
- * (wasm-bindgen) classes have exactly these methods; structured values
- * cross as JSON strings made and checked by the Rust core, errors as the
- * core's JSON envelope (see errors.ts).
+ * The one interface both bindings satisfy. test/types/bindings.ts checks
+ * the declarations each build generates (napi-rs's napi/binding.d.ts,
+ * wasm-bindgen's wasm/pkg/quicbridge_wasm.d.ts) against it and against
+ * each backend's loader, member by member, in `npm run lint`. Structured
+ * values cross as JSON strings made and checked by the Rust core, errors
+ * as the core's JSON envelope (see errors.ts).
  */
 
 import type { DatagramTransport } from './datagram-transport';

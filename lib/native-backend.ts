@@ -3,11 +3,11 @@ import path from 'node:path';
 import type { Backend, BackendEndpoint, BackendMessageCodec, BoundEndpoint, KeyLogCallback } from './backend';
 import { packageRoot } from './package-root';
 
-interface NativeEndpoint extends BackendEndpoint {
+export interface NativeEndpoint extends BackendEndpoint {
   rebind(address: string, port: number): Promise<void>;
 }
 
-interface NativeBinding extends BackendMessageCodec {
+export interface NativeBinding extends BackendMessageCodec {
   version(): string;
   generateCertificate(options: string): string;
   NativeEndpoint: {

@@ -8,7 +8,7 @@ import { packageRoot } from './package-root';
 
 type Send = (data: Uint8Array, address: string, port: number) => void;
 
-interface WasmEndpoint extends BackendEndpoint {
+export interface WasmEndpoint extends BackendEndpoint {
   receive(datagram: Uint8Array, address: string, port: number): void;
   rebind(send: Send, localAddress: string, localPort: number): void;
 }

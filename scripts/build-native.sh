@@ -9,7 +9,13 @@ out=debug
 if [ "${1:-}" = "--release" ]; then profile=release; out=release; fi
 
 log "building the native addon ($profile)"
+# A build that compiled nothing wrote no type definitions; should none be
+# there (a cache from before they were kept), make cargo compile the addon.
+if [ ! -s "$NAPI_TYPE_DEF_TMP_FOLDER/quicbridge-napi" ]; then
+  export NAPI_FORCE_BUILD_QUICBRIDGE_NAPI="$(date +%s)"
+fi
 cargo build --manifest-path "$REPO_ROOT/Cargo.toml" -p quicbridge-napi --profile "$profile"
+node "$REPO_ROOT/scripts/napi-dts.mjs" "$NAPI_TYPE_DEF_TMP_FOLDER" "$REPO_ROOT/napi/binding.d.ts"
 
 case "$(uname -s)" in
   Linux) platform=linux; lib=libquicbridge_napi.so ;;

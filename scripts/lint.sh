@@ -4,7 +4,12 @@
 source "$(dirname "$0")/toolchain.sh"
 cd "$REPO_ROOT"
 
-log "tsc --noEmit"
+# test/types/bindings.ts checks lib/ against the declarations the builds
+# generate: without them tsc cannot say whether the bindings drifted.
+for generated in napi/binding.d.ts wasm/pkg/quicbridge_wasm.d.ts; do
+  [ -f "$generated" ] || die "$generated is missing: run \`npm run build\` first (the bindings' type test reads it)"
+done
+log "tsc --noEmit (with the bindings' type test, test/types/bindings.ts)"
 npx tsc --noEmit -p tsconfig.json
 log "eslint"
 npx eslint .

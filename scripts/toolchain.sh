@@ -10,6 +10,12 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QUICBRIDGE_CACHE="${QUICBRIDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quicbridge}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$QUICBRIDGE_CACHE/target}"
 WASM_TARGET_DIR="${CARGO_TARGET_DIR}-wasm"
+# napi-derive writes the TypeScript of every #[napi] item here as it
+# compiles the addon (scripts/napi-dts.mjs turns it into napi/binding.d.ts).
+# Exported for every cargo command the scripts run, clippy included: cargo
+# rebuilds the addon whenever this variable changes.
+export NAPI_TYPE_DEF_TMP_FOLDER="$CARGO_TARGET_DIR/napi-type-defs"
+mkdir -p "$NAPI_TYPE_DEF_TMP_FOLDER"
 TOOLS_DIR="$QUICBRIDGE_CACHE/tools"
 APT_PACKAGES=(rustc-web cargo-web rust-web-src clang llvm)
 

@@ -139,7 +139,7 @@ impl NativeConnection {
 
     /// Settles once the handshake completes with what became of 0-RTT:
     /// `notAttempted`, `accepted` or `rejected`.
-    #[napi(ts_return_type = "Promise<string>")]
+    #[napi(ts_return_type = "Promise<'notAttempted' | 'pending' | 'accepted' | 'rejected'>")]
     pub fn handshake_complete<'env>(
         &self,
         env: &'env Env,

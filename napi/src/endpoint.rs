@@ -57,7 +57,7 @@ impl NativeEndpoint {
         address: String,
         port: u32,
         options: String,
-        keylog: Option<LineCallback>,
+        #[napi(ts_arg_type = "(line: string) => void")] keylog: Option<LineCallback>,
     ) -> napi::Result<PromiseRaw<'env, NativeEndpoint>> {
         let options = EndpointOptions::from_json(&options).or_throw()?;
         let keylog = keylog.map(|callback| -> KeyLogSink {

@@ -8,7 +8,7 @@ use quicbridge_core::message;
 use crate::error::OrThrow;
 
 /// `"message"` or `"data"`, from a stream's first two bytes.
-#[napi]
+#[napi(ts_return_type = "'message' | 'data'")]
 pub fn message_stream_kind(prefix: Buffer) -> napi::Result<&'static str> {
     Ok(message::stream_kind(&prefix).or_throw()?.as_str())
 }

@@ -30,26 +30,26 @@ where
 #[wasm_bindgen]
 impl WasmConnection {
     /// Resolves with a `WasmStream`.
-    #[wasm_bindgen(js_name = openBi)]
+    #[wasm_bindgen(js_name = openBi, unchecked_return_type = "Promise<WasmStream>")]
     pub fn open_bi(&self) -> Promise {
         let connection = self.inner.clone();
         stream_promise(async move { connection.open_bi().await })
     }
 
     /// Resolves with the peer's next bidirectional `WasmStream`.
-    #[wasm_bindgen(js_name = acceptBi)]
+    #[wasm_bindgen(js_name = acceptBi, unchecked_return_type = "Promise<WasmStream>")]
     pub fn accept_bi(&self) -> Promise {
         let connection = self.inner.clone();
         stream_promise(async move { connection.accept_bi().await })
     }
 
-    #[wasm_bindgen(js_name = openUni)]
+    #[wasm_bindgen(js_name = openUni, unchecked_return_type = "Promise<WasmStream>")]
     pub fn open_uni(&self) -> Promise {
         let connection = self.inner.clone();
         stream_promise(async move { connection.open_uni().await })
     }
 
-    #[wasm_bindgen(js_name = acceptUni)]
+    #[wasm_bindgen(js_name = acceptUni, unchecked_return_type = "Promise<WasmStream>")]
     pub fn accept_uni(&self) -> Promise {
         let connection = self.inner.clone();
         stream_promise(async move { connection.accept_uni().await })
@@ -84,7 +84,7 @@ impl WasmConnection {
 
     /// Waits for a datagram; resolves with it and every other one already
     /// received (up to `max_bytes`), framed by the core.
-    #[wasm_bindgen(js_name = readDatagrams)]
+    #[wasm_bindgen(js_name = readDatagrams, unchecked_return_type = "Promise<Uint8Array>")]
     pub fn read_datagrams(&self, max_bytes: u32) -> Promise {
         let connection = self.inner.clone();
         future_to_promise(async move {
@@ -113,6 +113,7 @@ impl WasmConnection {
     }
 
     /// Resolves with the JSON of `CloseInfo` when the connection ends.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
     pub fn closed(&self) -> Promise {
         let connection = self.inner.clone();
         future_to_promise(async move { Ok(connection.closed().await.to_json().into()) })
@@ -120,7 +121,7 @@ impl WasmConnection {
 
     /// Resolves once the handshake completes with what became of 0-RTT:
     /// `notAttempted`, `accepted` or `rejected`.
-    #[wasm_bindgen(js_name = handshakeComplete)]
+    #[wasm_bindgen(js_name = handshakeComplete, unchecked_return_type = "Promise<'notAttempted' | 'pending' | 'accepted' | 'rejected'>")]
     pub fn handshake_complete(&self) -> Promise {
         let connection = self.inner.clone();
         future_to_promise(async move {
@@ -147,6 +148,7 @@ impl WasmConnection {
 
     /// Starts HTTP/3 on this connection as the client (`server == false`)
     /// or as the server; resolves with a `WasmHttp3Session`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WasmHttp3Session>")]
     pub fn http3(&self, server: bool) -> Promise {
         let connection = self.inner.clone();
         future_to_promise(async move {

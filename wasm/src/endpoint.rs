@@ -108,6 +108,7 @@ impl WasmEndpoint {
     }
 
     /// Resolves with a `WasmConnection`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WasmConnection>")]
     pub fn connect(&self, options: &str) -> Promise {
         let endpoint = self.inner.clone();
         let options = ConnectOptions::from_json(options);
@@ -125,6 +126,7 @@ impl WasmEndpoint {
 
     /// Resolves with the next incoming `WasmConnection`, or `null` once the
     /// endpoint is closed.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WasmConnection | null>")]
     pub fn accept(&self) -> Promise {
         let endpoint = self.inner.clone();
         future_to_promise(async move {
@@ -144,7 +146,7 @@ impl WasmEndpoint {
         self.socket.borrow().detach();
     }
 
-    #[wasm_bindgen(js_name = waitIdle)]
+    #[wasm_bindgen(js_name = waitIdle, unchecked_return_type = "Promise<void>")]
     pub fn wait_idle(&self) -> Promise {
         let endpoint = self.inner.clone();
         future_to_promise(async move {

@@ -22,6 +22,7 @@ impl WasmHttp3Session {
 #[wasm_bindgen]
 impl WasmHttp3Session {
     /// Sends a request head (JSON of `RequestHead`); resolves with a `WasmHttp3Stream`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WasmHttp3Stream>")]
     pub fn request(&self, head: &str) -> Promise {
         let session = self.inner.clone();
         let head = RequestHead::from_json(head);
@@ -32,6 +33,7 @@ impl WasmHttp3Session {
     }
 
     /// Resolves with the next request, or `null` once the client is done.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WasmHttp3Stream | null>")]
     pub fn accept(&self) -> Promise {
         let session = self.inner.clone();
         future_to_promise(async move {
@@ -55,7 +57,7 @@ impl WasmHttp3Stream {
     }
 
     /// Resolves with the JSON of the response head (client side).
-    #[wasm_bindgen(js_name = responseHead)]
+    #[wasm_bindgen(js_name = responseHead, unchecked_return_type = "Promise<string>")]
     pub fn response_head(&self) -> Promise {
         let stream = self.inner.clone();
         future_to_promise(
@@ -63,6 +65,7 @@ impl WasmHttp3Stream {
         )
     }
 
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn respond(&self, head: &str) -> Promise {
         let stream = self.inner.clone();
         let head = ResponseHead::from_json(head);
@@ -72,6 +75,7 @@ impl WasmHttp3Stream {
         })
     }
 
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn write(&self, data: Vec<u8>) -> Promise {
         let stream = self.inner.clone();
         future_to_promise(async move {
@@ -81,6 +85,7 @@ impl WasmHttp3Stream {
     }
 
     /// Ends the body; `trailers` is JSON of header pairs, or `null`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn finish(&self, trailers: Option<String>) -> Promise {
         let stream = self.inner.clone();
         future_to_promise(async move {
@@ -93,6 +98,7 @@ impl WasmHttp3Stream {
         })
     }
 
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | null>")]
     pub fn read(&self, max: u32) -> Promise {
         let stream = self.inner.clone();
         future_to_promise(async move {
@@ -102,6 +108,7 @@ impl WasmHttp3Stream {
     }
 
     /// Resolves with JSON of the trailers, or `null` when there were none.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string | null>")]
     pub fn trailers(&self) -> Promise {
         let stream = self.inner.clone();
         future_to_promise(async move {

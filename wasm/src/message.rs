@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use crate::error::OrThrow;
 
 /// `"message"` or `"data"`, from a stream's first two bytes.
-#[wasm_bindgen(js_name = messageStreamKind)]
+#[wasm_bindgen(js_name = messageStreamKind, unchecked_return_type = "'message' | 'data'")]
 pub fn message_stream_kind(prefix: &[u8]) -> Result<String, JsValue> {
     Ok(message::stream_kind(prefix)
         .or_throw()?

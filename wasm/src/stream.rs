@@ -30,6 +30,7 @@ impl WasmStream {
     }
 
     /// Resolves when all of `data` is buffered for sending (backpressure).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn write(&self, data: Vec<u8>) -> Promise {
         let stream = self.inner.clone();
         future_to_promise(async move {
@@ -56,6 +57,7 @@ impl WasmStream {
 
     /// Resolves with up to `max` bytes once any are available; `null` at
     /// the end.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | null>")]
     pub fn read(&self, max: u32) -> Promise {
         let stream = self.inner.clone();
         future_to_promise(async move {
